@@ -1,0 +1,9 @@
+"""LeNet-5 training step (forward + backward + SGD), 1×28×28, batch 128, float32."""
+from _models import lenet5, classifier_step
+
+ITERS = 30
+TARGET = 1.5
+
+
+def make(lib, batch=128):
+    return classifier_step(lib, lenet5, (1, 28, 28), batch)
