@@ -156,7 +156,7 @@ class ModuleList(Module):
 
     def __repr__(self):
         if not self._modules:
-            return "ModuleList()"
+            return self._get_name() + "()"
         # torch groups runs of identical reprs: (0-2): 3 x Linear(...)
         items = [(k, repr(m)) for k, m in self._modules.items()]
         lines = []
@@ -171,7 +171,7 @@ class ModuleList(Module):
             else:
                 lines.append(f"({items[i][0]}): {body}")
             i = j + 1
-        return "ModuleList(\n  " + "\n  ".join(lines) + "\n)"
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList is not callable: iterate over it in forward()")

@@ -368,6 +368,7 @@ class Module:
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        state_dict = OrderedDict(state_dict)      # pre-hooks may rename keys: not the caller's
         missing, unexpected, errors = [], [], []
         own = {}
         for mod_prefix, mod in self.named_modules(remove_duplicate=False):

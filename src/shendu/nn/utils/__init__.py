@@ -4,3 +4,4 @@ from .convert_parameters import *     # noqa: F401,F403
 from .max_norm import *               # noqa: F401,F403
 from .weight_norm import *            # noqa: F401,F403
 from . import rnn                     # noqa: F401
+from . import parametrize, parametrizations   # noqa: F401
