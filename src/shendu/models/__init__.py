@@ -29,7 +29,8 @@ depends on it.
 | ShuffleNet V2 | ``shufflenet_v2_x0_5/x1_0/x1_5/x2_0`` | 3×224×224 |
 | MLP | ``mlp`` / ``MLP`` | any (flattened) |
 """
-from ._utils import list_models, get_model, get_model_builder, Conv2dNormActivation
+from ._utils import (list_models, get_model, get_model_builder, from_checkpoint,
+                     Conv2dNormActivation)
 from .lenet import *          # noqa: F401,F403
 from .alexnet import *        # noqa: F401,F403
 from .vgg import *            # noqa: F401,F403

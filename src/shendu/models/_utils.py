@@ -1,20 +1,41 @@
 """What the model families share: the registry behind ``list_models``/``get_model``, the
 ``weights=`` argument, the conv-norm-activation block and torchvision's channel rounding."""
 import fnmatch
+import functools
 import os
 
 from .. import nn
 
-__all__ = ["register_model", "list_models", "get_model", "Conv2dNormActivation",
-           "make_divisible"]
+__all__ = ["register_model", "list_models", "get_model", "from_checkpoint",
+           "Conv2dNormActivation", "make_divisible"]
 
 _MODELS = {}
 
 
 def register_model(fn):
-    """Add a constructor to the zoo under its function name."""
-    _MODELS[fn.__name__] = fn
-    return fn
+    """Add a constructor to the zoo under its function name. The models it builds remember
+    how (``model.zoo_spec = {"name": ..., "kwargs": {...}}``, when the arguments are plain
+    values): training checkpoints store it, so ``from_checkpoint`` can rebuild the model."""
+    @functools.wraps(fn)
+    def build(**kwargs):
+        model = fn(**kwargs)
+        spec = {"name": fn.__name__,
+                "kwargs": {k: v for k, v in kwargs.items() if k not in ("weights", "progress")}}
+        if _plain(spec):
+            model.__dict__["zoo_spec"] = spec
+        return model
+    _MODELS[fn.__name__] = build
+    return build
+
+
+def _plain(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(x) for k, x in v.items())
+    return False
 
 
 def list_models(module=None, include=None, exclude=None):
@@ -44,6 +65,24 @@ def get_model_builder(name):
 def get_model(name, **config):
     """Build a zoo model by name: ``get_model("resnet18", num_classes=10, small_input=True)``."""
     return get_model_builder(name)(**config)
+
+
+def from_checkpoint(checkpoint):
+    """Rebuild a zoo model from a training checkpoint (a path or a loaded dict) and load its
+    weights: the checkpoint names the constructor and its arguments (``zoo_spec``)."""
+    state = checkpoint
+    if isinstance(checkpoint, (str, os.PathLike)):
+        from .. import serialization
+        state = serialization.load(checkpoint)
+    where = checkpoint if isinstance(checkpoint, (str, os.PathLike)) else "the checkpoint"
+    spec = state.get("model_spec") if isinstance(state, dict) else None
+    if not spec:
+        raise ValueError(f"{where} does not say which model it holds (no 'model_spec': it was "
+                         f"not written by shendu.train for a zoo model); build the model "
+                         f"yourself and call model.load_state_dict(...)")
+    model = get_model(spec["name"], **spec.get("kwargs", {}))
+    model.load_state_dict(state["model"])
+    return model
 
 
 def load_weights(model, weights):

@@ -88,10 +88,12 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights}
 
     def load_state_dict(self, state):
         self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        self.best_weights = state.get("best_weights")
 
 
 class ModelCheckpoint(Callback):
