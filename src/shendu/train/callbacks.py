@@ -133,10 +133,12 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_epoch_end(self, trainer, epoch, logs):
-        keys = sorted(logs)
-        new = not os.path.exists(self.path) or self.keys is None and os.path.getsize(self.path) == 0
+        keys = sorted(k for k in logs if k != "epoch")
+        if self.keys is None and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path) as f:            # a resumed run continues the same table
+                self.keys = f.readline().strip().split(",")[1:]
         with open(self.path, "a") as f:
-            if new or self.keys != keys:
+            if self.keys != keys:
                 f.write(",".join(["epoch"] + keys) + "\n")
                 self.keys = keys
             f.write(",".join([str(epoch)] + [f"{logs[k]}" for k in keys]) + "\n")
