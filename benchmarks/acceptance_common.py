@@ -102,6 +102,38 @@ def train_and_time(lib, model, data, epochs, batch_size, make_optimizer, make_sc
     return rec
 
 
+def parse_args(doc, data_dir, epochs, lr):
+    """The options every acceptance script takes; ``--worker`` is set for the children."""
+    import argparse
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--data-dir", default=data_dir)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--frameworks", default="shendu,torch")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    return p.parse_args()
+
+
+def run_all(script, args):
+    """Each framework's run in its own process, with the same options."""
+    passed = ["--data-dir", args.data_dir, "--epochs", str(args.epochs), "--batch-size",
+              str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed),
+              "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit
+                                                 else [])
+    return run_workers(script, args.frameworks.split(","), passed, args.threads)
+
+
+def finish(lib, rec, args, n_train):
+    """The worker's last line: its record as JSON, for the parent."""
+    rec.update(version=lib.__version__, batch_size=args.batch_size,
+               n_train=min(args.limit or n_train, n_train))
+    print(json.dumps(rec))
+
+
 def run_workers(script, frameworks, args, threads):
     """Run ``script --worker <fw> <args>`` once per framework, each in its own process
     with ``threads`` BLAS/OpenMP threads; return {framework: result dict}."""

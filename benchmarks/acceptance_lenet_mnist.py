@@ -11,14 +11,12 @@ convolution) and the same architecture written in torch (tests/models/zoo_refs.p
 128, the learning rate divided by 10 for the last two epochs. Prints a markdown table.
 Long: about 10 epochs × 2 frameworks; run it on an otherwise idle machine.
 """
-import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from acceptance_common import (load_mnist_like, train_and_time, run_workers,  # noqa: E402
-                               markdown, torch_twins)
+from acceptance_common import (load_mnist_like, train_and_time, parse_args,  # noqa: E402
+                               run_all, finish, markdown, torch_twins)
 
 DEFAULT_DATA = "/work/shared/data/mnist"
 
@@ -40,30 +38,14 @@ def worker(fw, args):
         o, milestones=[max(1, args.epochs - 2)], gamma=0.1)
     rec = train_and_time(lib, model, data, args.epochs, args.batch_size, opt, sched,
                          limit=args.limit, log=lambda s: print(s, file=sys.stderr, flush=True))
-    rec.update(version=lib.__version__, batch_size=args.batch_size,
-               n_train=min(args.limit or len(data[0]), len(data[0])))
-    print(json.dumps(rec))
+    finish(lib, rec, args, len(data[0]))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=DEFAULT_DATA)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--frameworks", default="shendu,torch")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(__doc__, DEFAULT_DATA, epochs=10, lr=1e-3)
     if args.worker:
         return worker(args.worker, args)
-    passed = ["--data-dir", args.data_dir, "--epochs", str(args.epochs), "--batch-size",
-              str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed),
-              "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit
-                                                 else [])
-    res = run_workers(os.path.abspath(__file__), args.frameworks.split(","), passed, args.threads)
+    res = run_all(os.path.abspath(__file__), args)
     print(markdown(f"LeNet-5 on MNIST ({args.epochs} epochs, Adam, batch {args.batch_size}, "
                    f"{args.threads} threads)", res, target_ratio=1.5, accuracy_goal=0.99))
 

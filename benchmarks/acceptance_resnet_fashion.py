@@ -10,14 +10,12 @@ size and optimizer, each framework in its own process, in the same session.
 SGD (lr 0.05, momentum 0.9, weight decay 5e-4), batch 128. Prints a markdown table.
 An epoch is 60,000 × ~1.3 GFLOP: a quarter of an hour or more per framework on 2 cores.
 """
-import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from acceptance_common import (load_mnist_like, train_and_time, run_workers,  # noqa: E402
-                               markdown, torch_twins)
+from acceptance_common import (load_mnist_like, train_and_time, parse_args,  # noqa: E402
+                               run_all, finish, markdown, torch_twins)
 
 DEFAULT_DATA = "/work/shared/data/fashion-mnist"
 
@@ -38,30 +36,14 @@ def worker(fw, args):
                                        weight_decay=5e-4)
     rec = train_and_time(lib, model, data, args.epochs, args.batch_size, opt, limit=args.limit,
                          log=lambda s: print(s, file=sys.stderr, flush=True))
-    rec.update(version=lib.__version__, batch_size=args.batch_size,
-               n_train=min(args.limit or len(data[0]), len(data[0])))
-    print(json.dumps(rec))
+    finish(lib, rec, args, len(data[0]))
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=DEFAULT_DATA)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.05)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--frameworks", default="shendu,torch")
-    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(__doc__, DEFAULT_DATA, epochs=1, lr=0.05)
     if args.worker:
         return worker(args.worker, args)
-    passed = ["--data-dir", args.data_dir, "--epochs", str(args.epochs), "--batch-size",
-              str(args.batch_size), "--lr", str(args.lr), "--seed", str(args.seed),
-              "--threads", str(args.threads)] + (["--limit", str(args.limit)] if args.limit
-                                                 else [])
-    res = run_workers(os.path.abspath(__file__), args.frameworks.split(","), passed, args.threads)
+    res = run_all(os.path.abspath(__file__), args)
     n = f"{args.limit:,} images" if args.limit else "60,000 images"
     print(markdown(f"CIFAR-style ResNet-18 on Fashion-MNIST ({args.epochs} epoch, {n}, SGD, "
                    f"batch {args.batch_size}, {args.threads} threads)", res))

@@ -29,28 +29,24 @@ class SEBlock(nn.Module):
         return self.scale_activation(scale) * x
 
 
-class SEBasicBlock(BasicBlock):
-    """A ResNet basic block whose residual branch is gated by an SEBlock (reduction 16)."""
+class _SqueezeExcite:
+    """Mixed into a ResNet block: an SEBlock (reduction 16) on the residual branch."""
     reduction = 16
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.se = SEBlock(self.bn2.num_features, self.reduction)
+    def __init__(self, inplanes, planes, *args, **kwargs):
+        super().__init__(inplanes, planes, *args, **kwargs)
+        self.se = SEBlock(planes * self.expansion, self.reduction)
 
     def _excite(self, out):
         return self.se(out)
 
 
-class SEBottleneck(Bottleneck):
-    """A ResNet bottleneck whose residual branch is gated by an SEBlock (reduction 16)."""
-    reduction = 16
+class SEBasicBlock(_SqueezeExcite, BasicBlock):
+    """A ResNet basic block whose residual branch is gated by an SEBlock."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.se = SEBlock(self.bn3.num_features, self.reduction)
 
-    def _excite(self, out):
-        return self.se(out)
+class SEBottleneck(_SqueezeExcite, Bottleneck):
+    """A ResNet bottleneck whose residual branch is gated by an SEBlock."""
 
 
 @register_model
