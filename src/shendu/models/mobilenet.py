@@ -17,7 +17,7 @@ from .. import nn
 from ._utils import register_model, load_weights, make_divisible, Conv2dNormActivation, \
     init_conv_bn_linear
 
-__all__ = ["MobileNetV1", "MobileNetV2", "InvertedResidual", "mobilenet_v1", "mobilenet_v2"]
+__all__ = ["MobileNetV1", "MobileNetV2", "mobilenet_v1", "mobilenet_v2"]
 
 
 def _depthwise_separable(inp, oup, stride):

@@ -18,7 +18,7 @@ from .. import nn
 from ._utils import register_model, load_weights, init_conv_bn_linear
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "PreActResNet", "PreActBlock",
-           "PreActBottleneck", "conv3x3", "conv1x1", "resnet18", "resnet34", "resnet50",
+           "PreActBottleneck", "resnet18", "resnet34", "resnet50",
            "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
            "preact_resnet18", "preact_resnet34", "preact_resnet50"]
 

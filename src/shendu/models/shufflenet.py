@@ -10,8 +10,8 @@ from .. import nn
 from .. import _ops
 from ._utils import register_model, load_weights, Conv2dNormActivation
 
-__all__ = ["ShuffleNetV2", "InvertedResidual", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0",
-           "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"]
+__all__ = ["ShuffleNetV2", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+           "shufflenet_v2_x2_0"]
 
 
 def _depthwise(channels, stride):

@@ -9,7 +9,7 @@ adaptive pool and 512-wide hidden layers, as the usual CIFAR VGGs.
 from .. import nn
 from ._utils import register_model, load_weights, init_conv_bn_linear
 
-__all__ = ["VGG", "make_layers", "cfgs", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
+__all__ = ["VGG", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
            "vgg16_bn", "vgg19", "vgg19_bn"]
 
 cfgs = {
