@@ -1,5 +1,8 @@
 """Model definitions shared by the CNN workloads, written once against the torch API
-(``lib`` is torch or shendu), so both frameworks run the same architecture."""
+(``lib`` is torch or shendu), so both frameworks run the same architecture.
+
+Besides convolution they use MaxPool2d / AdaptiveAvgPool2d / BatchNorm2d (branch pool),
+ReLU / Flatten / CrossEntropyLoss (branch nn) and optim.SGD (branch optim)."""
 
 
 def lenet5(lib):

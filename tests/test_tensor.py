@@ -306,3 +306,17 @@ def test_indexing_gradient_property(case):
         if len(lens) > 1:
             return                              # not broadcastable: both libraries raise
     check(lambda L, x: x[key] * 2.0, shape)
+
+
+def test_set_num_threads_controls_blas():
+    n = shendu.get_num_threads()
+    try:
+        shendu.set_num_threads(1)
+        assert shendu.get_num_threads() == 1
+        a = shendu.randn(64, 64)
+        assert (a @ a).shape == (64, 64)
+    finally:
+        shendu.set_num_threads(n)
+    assert shendu.get_num_threads() == n
+    with pytest.raises(RuntimeError):
+        shendu.set_num_threads(0)

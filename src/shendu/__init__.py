@@ -34,6 +34,7 @@ from ._printing import set_printoptions
 from . import linalg, special
 from .serialization import save, load, load_torch_file
 from .summary import summary
+from ._threads import set_num_threads, get_num_threads
 
 __version__ = "0.1.0"
 
@@ -59,16 +60,6 @@ def is_nonzero(input):
     if input.numel() != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return _builtins.bool(input.item())
-
-
-def get_num_threads():
-    import os
-    return os.cpu_count() or 1
-
-
-def set_num_threads(n):
-    """Accepted for compatibility; NumPy's BLAS sets its own thread count at start-up
-    (use OMP_NUM_THREADS / OPENBLAS_NUM_THREADS)."""
 
 
 def _lazy(name):

@@ -42,12 +42,7 @@ class Tensor:
             data = np.zeros((0,), dtype=nd)
         else:
             raise TypeError(f"Tensor(): expected a shape or one data argument, got {args!r}")
-        self._data = data
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._requires_grad = False
-        self._vc = None
+        _init_leaf(self, data)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -416,6 +411,16 @@ class Tensor:
 
 
 _AccumulateGrad = None       # set by autograd.function (import order)
+
+
+def _init_leaf(t, arr):
+    """Fill the slots of a new leaf tensor holding ``arr`` (constructors of subclasses)."""
+    t._data = arr
+    t.grad = None
+    t.grad_fn = None
+    t._output_nr = 0
+    t._requires_grad = False
+    t._vc = None
 
 
 def _make(arr, node, nr):

@@ -40,6 +40,7 @@ CONV2D = [
     ("padding_gt_kernel", (2, 2, 4, 3), (3, 2, 2, 2), True, dict(padding=3)),
     ("kernel_eq_input", (2, 3, 4, 5), (2, 3, 4, 5), True, {}),
     ("no_bias", (2, 3, 6, 6), (4, 3, 3, 3), False, dict(padding=1, stride=2)),
+    ("many_out_channels", (2, 3, 6, 5), (40, 3, 3, 3), True, dict(padding=1, stride=(1, 2))),
 ]
 
 
@@ -433,10 +434,27 @@ def test_large_batch_is_chunked_consistently(monkeypatch):
     check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (5, 3, 6, 6),
           (4, 3, 3, 3), (4,))
     monkeypatch.setattr(C, "CHUNK_ELEMS", 200)           # forces chunks of 1-2 images
+    monkeypatch.setattr(C, "MIN_COLUMNS", 1)
     check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (5, 3, 6, 6),
           (4, 3, 3, 3), (4,))
     check(lambda L, x, w: L.nn.functional.conv_transpose2d(x, w, stride=2, groups=2), (5, 4, 3, 3),
           (4, 1, 3, 3))
+    monkeypatch.setattr(C, "KEEP_COLS_ELEMS", 0)        # weight gradient rebuilds the columns
+    monkeypatch.setattr(C, "SCRATCH_MAX_BYTES", 0)      # and scratch is never held
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (5, 3, 6, 6),
+          (4, 3, 3, 3), (4,))
+    check(lambda L, x, w: L.nn.functional.conv2d(x, w, padding=1, groups=3), (2, 3, 6, 6),
+          (3, 1, 3, 3))
+
+
+@pytest.mark.parametrize("needs", [(True, False, False), (False, True, False), (False, False, True),
+                                   (True, False, True)])
+def test_partial_requires_grad(needs):
+    """Only the gradients asked for are computed (and match torch)."""
+    check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=(1, 2)),
+          (2, 3, 6, 7), (4, 3, 3, 2), (4,), requires_grad=list(needs))
+    check(lambda L, x, w, b: L.nn.functional.conv_transpose2d(x, w, b, stride=2),
+          (2, 3, 4, 3), (3, 4, 3, 2), (4,), requires_grad=list(needs))
 
 
 # ------------------------------------------------------------------ the seeds' worked numbers
@@ -532,3 +550,24 @@ def test_input_gradient_routes(xs, ws, kw, route):
     got = ("full" if C._as_full_correlation(g) else "wide" if C._wide_rows(g) else "col2im")
     assert got == route
     check(lambda L, x, w: getattr(L.nn.functional, f"conv{nd}d")(x, w, **kw), xs, ws)
+
+
+def test_threads_after_fork(monkeypatch):
+    """A forked child (a DataLoader worker) must not wait on the parent's dead pool threads."""
+    import multiprocessing as mp
+    from shendu._ops import conv as C
+    monkeypatch.setattr(C, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(C, "NUM_THREADS", 2)
+    x, w = shendu.randn(2, 4, 6, 6), shendu.randn(4, 1, 3, 3)
+    expected = F.conv2d(x, w, padding=1, groups=4).numpy()     # parent's pool now exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=lambda: q.put(F.conv2d(x, w, padding=1, groups=4).numpy()))
+    p.start()
+    try:
+        got = q.get(timeout=60)
+    finally:
+        p.join(5)
+        if p.is_alive():
+            p.kill()
+    np.testing.assert_array_equal(got, expected)

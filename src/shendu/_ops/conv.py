@@ -30,9 +30,20 @@ matmul per group of images gives the output (O, n*P). col2im adds the K shifted 
 the columns back into a padded buffer (never ``np.add.at``). The batch is processed in
 chunks so the column matrix stays a few MB (cache-resident, memory bounded), and the
 scratch buffers are reused between calls (fresh large arrays cost page faults each step).
-Depthwise convolutions (one input channel per group) skip the matrix product: K
-multiply-adds of shifted views.
+Special routes, all computing the same faces:
+
+* stride-1 transposed convolution whose output is about the input's size ('same'
+  convolutions): an ordinary correlation with the flipped kernel (no col2im at all);
+* other stride-1 col2im: columns computed on rows widened to the padded width, so each
+  kernel offset is one contiguous shifted add;
+* 1×1 convolutions: each image is its own column matrix (no copy);
+* depthwise (one input channel per group): K multiply-adds of shifted views, contiguous
+  for stride 1 (widened rows), in cache-sized blocks;
+* the forward's column matrix is kept for the weight gradient when it is small;
+* optionally (SHENDU_NUM_THREADS) the copies and multiply-adds are split over channels
+  on threads; BLAS runs the products on its own threads either way.
 """
+import functools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +51,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .._tensor import Tensor, _make
+from .._tensor import Tensor
 from ..autograd.function import Node
 from . import shape as _shape
 
@@ -84,36 +95,49 @@ class _Scratch(threading.local):
         n = _prod(shape) * np.dtype(dtype).itemsize
         buf = self.bufs.get(slot)
         if buf is None or buf.nbytes < n:
+            if n > SCRATCH_MAX_BYTES:            # too big to hold on to between calls
+                return np.empty(shape, dtype)
             buf = self.bufs[slot] = np.empty(max(n, 1), np.uint8)
         return buf[:n].view(dtype).reshape(shape)
 
 
 _scratch = _Scratch()
-CHUNK_ELEMS = 1 << 22          # target size of one column-matrix chunk (elements)
-
-
+SCRATCH_MAX_BYTES = 1 << 26    # larger scratch requests get a fresh array each time
+CHUNK_ELEMS = 1 << 22          # target size of one column-matrix chunk (elements): 1 << 20
+                               # is ~5-10 % faster on an idle machine (cache), but 4x the
+                               # BLAS calls, and each costs a scheduler slice when the cores
+                               # are shared (ResNet-18 inference 4.7 s instead of 1.7 s)
+MIN_COLUMNS = 1024             # a chunk's matrix product has at least this many columns
 BLOCK_ELEMS = 1 << 18          # elements a multiply-add pass works on at once (in L2)
 
 
-def _chunks(n_batch, per_image, budget=None):
+def _chunks(n_batch, per_image, budget=None, min_images=1):
     """Split the batch into chunks of about ``budget`` elements (default CHUNK_ELEMS, the
-    column matrix's size)."""
-    nb = max(1, (budget or CHUNK_ELEMS) // max(per_image, 1))
+    column matrix's size), at least ``min_images`` images each."""
+    nb = max(1, min_images, (budget or CHUNK_ELEMS) // max(per_image, 1))
     return [(i, min(i + nb, n_batch)) for i in range(0, n_batch, nb)]
+
+
+def _gemm_chunks(N, C, g, grid=None):
+    """The image chunks of the column-matrix products (face_y and face_w must agree)."""
+    pp = _prod(grid or g.P)
+    return _chunks(N, C * _prod(g.K) * pp, min_images=-(-MIN_COLUMNS // pp))
 
 
 # ---------------------------------------------------------------------- threads
 def _num_threads():
-    for var in ("SHENDU_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        v = os.environ.get(var, "")
-        if v.isdigit() and int(v) > 0:
-            return int(v)
-    return os.cpu_count() or 1
+    v = os.environ.get("SHENDU_NUM_THREADS", "")
+    return int(v) if v.isdigit() and int(v) > 0 else 1
 
 
-NUM_THREADS = _num_threads()   # BLAS runs the matrix products on this many cores; the
-PARALLEL_MIN = 1 << 16         # copies and multiply-adds around them are split as well
-_pool = [None, None]           # (executor, pid that made it: a forked child makes its own)
+# Threads for the copies and multiply-adds around the matrix products (which BLAS already
+# spreads over its own threads). Opt-in (SHENDU_NUM_THREADS=2): on the 2-core machine,
+# idle, it measured no gain (depthwise block) or a 5-10 % loss (LeNet-5: many small
+# arrays, GIL hand-offs), so one thread is the default.
+NUM_THREADS = _num_threads()
+PARALLEL_MIN = 1 << 16         # elements of work below which a split is not worth it
+_pool = [None, None, 0]        # executor, the pid that made it (a forked child makes its
+                               # own), its number of workers
 
 
 def _parallel(fn, n, work):
@@ -124,8 +148,9 @@ def _parallel(fn, n, work):
     if t <= 1 or work < PARALLEL_MIN:
         fn(0, n)
         return
-    if _pool[1] != os.getpid() or _pool[0]._max_workers < t - 1:
-        _pool[:] = [ThreadPoolExecutor(t - 1, thread_name_prefix="shendu-conv"), os.getpid()]
+    if _pool[1] != os.getpid() or _pool[2] < t - 1:
+        _pool[:] = [ThreadPoolExecutor(t - 1, thread_name_prefix="shendu-conv"), os.getpid(),
+                    t - 1]
     bounds = [n * i // t for i in range(t + 1)]
     futures = [_pool[0].submit(fn, bounds[i], bounds[i + 1]) for i in range(1, t)]
     try:
@@ -248,7 +273,7 @@ def _grouped(a, g):
 
 
 # the largest column matrix (elements) kept from the forward pass for the weight gradient
-KEEP_COLS_ELEMS = CHUNK_ELEMS
+KEEP_COLS_ELEMS = 1 << 22
 
 
 # ---------------------------------------------------------------------- the three faces
@@ -268,12 +293,12 @@ def face_y(x, w, g, keep=False):
         y = np.empty((N, O) + g.P, dtype=x.dtype)
         wm = w.reshape(G, O // G, -1)
         pp = _prod(g.P)
-        chunks = _chunks(N, x.shape[1] * _prod(g.K) * pp)
-        fresh = keep and len(chunks) == 1 and N * x.shape[1] * _prod(g.K) * pp <= KEEP_COLS_ELEMS
-        for a, b in chunks:
+        fresh = keep and N * x.shape[1] * _prod(g.K) * pp <= KEEP_COLS_ELEMS
+        cols_kept = [] if fresh else None
+        for a, b in _gemm_chunks(N, x.shape[1], g):
             cols = _im2col(x[a:b], g, fresh)
             if fresh:
-                cols_kept = [cols]
+                cols_kept.append(cols)
             if b - a == 1:
                 np.matmul(wm, cols, out=y[a].reshape(G, O // G, pp))
             else:
@@ -301,7 +326,7 @@ def face_x(y, w, g):
     G = g.groups
     wt = w.reshape(G, w.shape[0] // G, -1).transpose(0, 2, 1)
     wide = _wide_rows(g)
-    for a, b in _chunks(N, C * _prod(g.K) * _prod(wide or g.P)):
+    for a, b in _gemm_chunks(N, C, g, wide):
         ym = _y_matrix(y[a:b], g, "ym", wide)
         dcols = np.matmul(wt, ym, out=_scratch.get("cols", (G, wt.shape[1], ym.shape[2]),
                                                    y.dtype))
@@ -327,8 +352,13 @@ def _wide_rows(g):
 def _flat_offsets(g):
     """Per kernel offset, its shift in the flattened padded buffer; and the slack (one
     row) that the widened rows of the last window overrun the buffer by."""
-    lstride = [_prod(g.L[i + 1:]) for i in range(g.nd)]
-    offsets = [sum(kk * d * st for kk, d, st in zip(k, g.d, lstride)) for k in np.ndindex(*g.K)]
+    return _offsets(g.L, g.K, g.d)
+
+
+@functools.lru_cache(maxsize=256)
+def _offsets(L, K, d):
+    lstride = [_prod(L[i + 1:]) for i in range(len(L))]
+    offsets = [sum(kk * dd * st for kk, dd, st in zip(k, d, lstride)) for k in np.ndindex(*K)]
     return offsets, lstride[0]
 
 
@@ -383,16 +413,16 @@ def face_w(x, y, g, wshape, cols=None):
     if _pointwise(g):
         gw = np.matmul(_grouped(y, g), _grouped(x, g).swapaxes(2, 3)).sum(0)
         return gw.reshape(wshape)
+    # with few output channels OpenBLAS is faster at the transposed product (cols @ y^T)
+    flip = O // G < 32
     gw = np.zeros((G, O // G, _prod(wshape[1:])), dtype=x.dtype)
-    tmp = None
-    for i, (a, b) in enumerate(_chunks(N, x.shape[1] * _prod(g.K) * _prod(g.P))):
+    acc = gw.swapaxes(1, 2) if flip else gw
+    tmp = np.empty(acc.shape, acc.dtype)
+    for i, (a, b) in enumerate(_gemm_chunks(N, x.shape[1], g)):
         c = cols[i] if cols is not None else _im2col(x[a:b], g)
         ym = _y_matrix(y[a:b], g, "ym")
-        if tmp is None:
-            np.matmul(ym, c.transpose(0, 2, 1), out=gw)
-            tmp = np.empty_like(gw)
-        else:
-            gw += np.matmul(ym, c.transpose(0, 2, 1), out=tmp)
+        acc += (np.matmul(c, ym.swapaxes(1, 2), out=tmp) if flip
+                else np.matmul(ym, c.swapaxes(1, 2), out=tmp))
     return gw.reshape(wshape)
 
 

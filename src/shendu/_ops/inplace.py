@@ -17,7 +17,7 @@ import numpy as np
 
 from .._tensor import Tensor, _make
 from ..autograd import grad_mode
-from ..autograd.function import Node, _NO_EDGE
+from ..autograd.function import Node, edge_of as _edge
 from ._base import sum_to, cast
 
 _enabled = grad_mode._enabled
@@ -82,13 +82,6 @@ def _tname(nd):
     return {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
             "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
             "bool": "Bool"}[nd.name]
-
-
-def _edge(t):
-    if isinstance(t, Tensor) and t._requires_grad:
-        fn = t.grad_fn
-        return (fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0)
-    return _NO_EDGE
 
 
 def _protect_saved(result, self):

@@ -1,3 +1,369 @@
-"""rnn ops (differentiable primitives behind nn.functional)."""
+"""Recurrent ops (seed 004): the RNN, LSTM and GRU cells and the recurrence that runs
+a cell over a sequence, trained by backpropagation through time (BPTT).
+
+The cell equations, written once each (``rnn_tanh_cell``, ``rnn_relu_cell``,
+``lstm_cell``, ``gru_cell``), as torch defines them::
+
+    RNN   h' = tanh(W_ih x + b_ih + W_hh h + b_hh)               (or relu)
+    LSTM  i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh), split in four
+          c' = f * c + i * g             h' = o * tanh(c')
+    GRU   r, z = σ(W_ir x + b_ir + W_hr h + b_hr), σ(W_iz x + b_iz + W_hz h + b_hz)
+          n = tanh(W_in x + b_in + r * (W_hn h + b_hn))          h' = (1 - z) * n + z * h
+
+Every gate of a step comes from two matrix products: ``gi = x W_ih^T + b_ih`` for all
+time steps at once (one matmul over the whole sequence, before the loop), then
+``gh = h W_hh^T + b_hh`` once per step (the four LSTM gates, or three GRU gates, in one
+product). A cell function receives ``gi``, ``gh`` and the state and returns the new state
+plus the activations its backward needs. It is written with operators and ``F.sigmoid``
+/ ``F.tanh`` / ``F.relu`` only, so the same function runs on raw arrays (``F`` =
+NumPy, inside the fused :class:`Recurrence` node) and on Tensors (``F`` = shendu's
+differentiable ops, the path that ``create_graph`` differentiates).
+
+:class:`Recurrence` is one layer in one direction over a whole sequence in one graph node:
+its forward loops over the time steps in NumPy, its backward loops back over them
+(BPTT) giving the gate gradients of every step, from which the weight gradients are
+one matrix product each (dW_hh = Σ_t dgates_t^T h_{t-1}). Python overhead is then per
+step, not per op. With ``create_graph=True`` the node's backward instead rebuilds the
+forward from the differentiable cell function and differentiates that (so gradients of
+gradients, gradgradcheck and Hessians work).
+
+Sequences are handled in PyTorch's packed layout: rows of ``data`` are time-major, step
+``t`` holds ``batch_sizes[t]`` rows (the sequences still running, longest first). A
+padded batch of T steps is the packed layout with ``batch_sizes = (B,) * T``, so fixed
+and variable lengths run through the same loop; a sequence that has ended keeps its
+state, so the final state of each sequence is the one after its last real step.
+"""
+import numpy as np
+
+from .._tensor import Tensor, _make
+from ..autograd import grad_mode
+from ..autograd.function import Node
+from . import elementwise as _E
+from .dropout import dropout as _dropout
+from .linear import linear
+from .shape import cat, stack, _alias
 
 __all__ = []
+
+_enabled = grad_mode._enabled
+
+
+# ------------------------------------------------------------------ the cells
+class _NumPyMath:
+    """The ``F`` of the cell functions on raw arrays."""
+    tanh = staticmethod(np.tanh)
+
+    @staticmethod
+    def sigmoid(x):
+        return 0.5 * np.tanh(0.5 * x) + 0.5       # = 1 / (1 + e^-x), never overflows
+
+    @staticmethod
+    def relu(x):
+        return np.maximum(x, 0)
+
+
+class _TensorMath:
+    """The ``F`` of the cell functions on Tensors (differentiable)."""
+    tanh = staticmethod(_E.tanh)
+    sigmoid = staticmethod(_E.sigmoid)
+    relu = staticmethod(_E.relu)
+
+
+def rnn_tanh_cell(gi, gh, state, F):
+    h = F.tanh(gi + gh)
+    return (h,), (h,)
+
+
+def rnn_relu_cell(gi, gh, state, F):
+    h = F.relu(gi + gh)
+    return (h,), (h,)
+
+
+def lstm_cell(gi, gh, state, F, peephole=None):
+    """``peephole = (w_ci, w_cf, w_co)`` gives seed 004's variant 1 (Gers & Schmidhuber):
+    the input and forget gates also see c_{t-1}, the output gate sees c_t, each through a
+    diagonal weight (a vector of hidden_size)."""
+    c = state[1]
+    H = c.shape[-1]
+    a = gi + gh
+    if peephole is None:
+        s = F.sigmoid(a)                      # one call for the three sigmoid gates
+        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+        g = F.tanh(a[:, 2 * H:3 * H])
+        c2 = f * c + i * g
+    else:
+        w_ci, w_cf, w_co = peephole
+        i = F.sigmoid(a[:, :H] + w_ci * c)
+        f = F.sigmoid(a[:, H:2 * H] + w_cf * c)
+        g = F.tanh(a[:, 2 * H:3 * H])
+        c2 = f * c + i * g
+        o = F.sigmoid(a[:, 3 * H:] + w_co * c2)
+    tc = F.tanh(c2)
+    return (o * tc, c2), (i, f, g, o, tc)
+
+
+def gru_cell(gi, gh, state, F):
+    h = state[0]
+    H = h.shape[-1]
+    rz = F.sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    ghn = gh[:, 2 * H:]
+    n = F.tanh(gi[:, 2 * H:] + r * ghn)
+    return (n + z * (h - n),), (r, z, n, ghn)
+
+
+# First-order backward of each cell on raw arrays: from the gradient ``dh`` of the new
+# h (and ``dstate`` carried to the new state), write the gradients of gi and gh into
+# ``dgi`` / ``dgh`` and return the gradients reaching the previous state directly
+# (None where the only path is through gh).
+def _rnn_tanh_back(dh, dstate, saved, prev, dgi, dgh):
+    h, = saved
+    np.multiply(dh, 1 - h * h, out=dgi)
+    return (None,)
+
+
+def _rnn_relu_back(dh, dstate, saved, prev, dgi, dgh):
+    h, = saved
+    np.multiply(dh, h > 0, out=dgi)
+    return (None,)
+
+
+def _lstm_back(dh, dstate, saved, prev, dgi, dgh):
+    i, f, g, o, tc = saved
+    H = tc.shape[-1]
+    dc = dstate[1] + dh * o * (1 - tc * tc)
+    np.multiply(dc * g, i * (1 - i), out=dgi[:, :H])
+    np.multiply(dc * prev[1], f * (1 - f), out=dgi[:, H:2 * H])
+    np.multiply(dc * i, 1 - g * g, out=dgi[:, 2 * H:3 * H])
+    np.multiply(dh * tc, o * (1 - o), out=dgi[:, 3 * H:])
+    return None, dc * f
+
+
+def _gru_back(dh, dstate, saved, prev, dgi, dgh):
+    r, z, n, ghn = saved
+    H = n.shape[-1]
+    dpre_n = dh * (1 - z) * (1 - n * n)
+    np.multiply(dpre_n * ghn, r * (1 - r), out=dgi[:, :H])
+    np.multiply(dh * (prev[0] - n), z * (1 - z), out=dgi[:, H:2 * H])
+    dgi[:, 2 * H:] = dpre_n
+    dgh[:, :2 * H] = dgi[:, :2 * H]
+    np.multiply(dpre_n, r, out=dgh[:, 2 * H:])
+    return (dh * z,)
+
+
+class _Cell:
+    """A cell kind: its maths, its NumPy backward, gates per hidden unit, and whether the
+    gradients of gi and gh are the same array (they differ only in the GRU)."""
+
+    def __init__(self, name, fn, back, gates, same_grad=True):
+        self.name, self.fn, self.back, self.gates, self.same_grad = name, fn, back, gates, same_grad
+
+    def __repr__(self):
+        return self.name
+
+
+CELLS = {"RNN_TANH": _Cell("RNN_TANH", rnn_tanh_cell, _rnn_tanh_back, 1),
+         "RNN_RELU": _Cell("RNN_RELU", rnn_relu_cell, _rnn_relu_back, 1),
+         "LSTM": _Cell("LSTM", lstm_cell, _lstm_back, 4),
+         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False)}
+
+
+# ------------------------------------------------------------------ the recurrence
+def _offsets(batch_sizes):
+    off = [0]
+    for b in batch_sizes:
+        off.append(off[-1] + b)
+    return off
+
+
+def _steps(n, reverse):
+    return range(n - 1, -1, -1) if reverse else range(n)
+
+
+class Recurrence(Node):
+    """One layer, one direction, the whole sequence.
+
+    Inputs: ``gi`` (N, G·H) the input projections of all N packed rows, ``h0`` (B, P),
+    ``c0`` (B, H) or None, ``w_hh`` (G·H, P), ``b_hh`` or None, ``w_hr`` (P, H) or None
+    (LSTM projection; P = H without it). Outputs: the hidden state of every row (N, P),
+    the final h (B, P) and, for the LSTM, the final c (B, H)."""
+    save_inputs = True
+
+    def forward(self, gi, h0, c0, w_hh, b_hh, w_hr, *, cell, batch_sizes, reverse):
+        self.cell, self.batch_sizes, self.reverse = cell, batch_sizes, reverse
+        off = _offsets(batch_sizes)
+        F = _NumPyMath
+        state = [h0.copy()] if c0 is None else [h0.copy(), c0.copy()]
+        out = np.empty((gi.shape[0], h0.shape[1]), dtype=gi.dtype)
+        keep = self._needs_grad
+        if keep:
+            prev = self.prev = [np.empty((gi.shape[0], s.shape[1]), dtype=s.dtype) for s in state]
+            saved = self.saved = [None] * len(batch_sizes)
+            if w_hr is not None:
+                hraw = self.hraw = np.empty((gi.shape[0], w_hr.shape[1]), dtype=gi.dtype)
+        for t in _steps(len(batch_sizes), reverse):
+            s, e = off[t], off[t + 1]
+            b = e - s
+            cur = [x[:b] for x in state]
+            gh = (w_hh @ cur[0].T).T        # = h W_hh^T; OpenBLAS is ~1.5x faster this way round
+            if b_hh is not None:
+                gh += b_hh
+            new, sv = cell.fn(gi[s:e], gh, cur, F)
+            h = new[0]
+            if keep:
+                for p, x in zip(prev, cur):
+                    p[s:e] = x
+                saved[t] = sv
+                if w_hr is not None:
+                    hraw[s:e] = h
+            if w_hr is not None:
+                h = h @ w_hr.T
+            out[s:e] = h
+            state[0][:b] = h
+            if len(new) > 1:
+                state[1][:b] = new[1]
+        return (out, *state)
+
+    def backward(self, gout, *gstate):
+        if _enabled[0]:
+            return self._differentiable_backward(gout, *gstate)
+        gi, h0, c0, w_hh, b_hh, w_hr = (x._data if isinstance(x, Tensor) else x
+                                        for x in self.saved_tensors)
+        cell, bs = self.cell, self.batch_sizes
+        off = _offsets(bs)
+        dout = gout._data
+        dstate = [g._data.copy() for g in gstate]
+        dgi = np.empty_like(gi)
+        dgh = dgi if cell.same_grad else np.empty_like(gi)
+        if w_hr is not None:
+            dproj = np.empty_like(dout)
+        prev, saved = self.prev, self.saved
+        for t in _steps(len(bs), not self.reverse):
+            s, e = off[t], off[t + 1]
+            b = e - s
+            dh = dstate[0][:b] + dout[s:e]
+            if w_hr is not None:
+                dproj[s:e] = dh
+                dh = dh @ w_hr
+            direct = cell.back(dh, [d[:b] for d in dstate], saved[t], [p[s:e] for p in prev],
+                               dgi[s:e], dgh[s:e])
+            dh_prev = dgh[s:e] @ w_hh
+            if direct[0] is not None:
+                dh_prev += direct[0]
+            dstate[0][:b] = dh_prev
+            if len(dstate) > 1:
+                dstate[1][:b] = direct[1]
+        need = self.needs_input_grad
+        grads = [dgi if need[0] else None, dstate[0] if need[1] else None,
+                 dstate[1] if c0 is not None and need[2] else None,
+                 dgh.T @ prev[0] if need[3] else None,
+                 np.ones(dgh.shape[0], dtype=dgh.dtype) @ dgh if need[4] else None,
+                 dproj.T @ self.hraw if w_hr is not None and need[5] else None]
+        return tuple(None if g is None else _make(g, None, 0) for g in grads)
+
+    def _differentiable_backward(self, *gouts):
+        """create_graph: differentiate the forward rebuilt from differentiable ops."""
+        from ..autograd import grad
+        ins = list(self.saved_tensors)
+        need = self.needs_input_grad
+        for k, x in enumerate(ins):
+            if need[k]:
+                ins[k] = _alias(x)             # a distinct tensor per input position
+        outs = recurrence_graph(self.cell, *ins, self.batch_sizes, self.reverse)
+        wanted = [k for k in range(6) if need[k]]
+        gs = grad(outs, [ins[k] for k in wanted], gouts, create_graph=True, allow_unused=True)
+        res = [None] * 6
+        for k, g in zip(wanted, gs):
+            res[k] = g
+        return tuple(res)
+
+
+def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
+    """What :class:`Recurrence` computes, built from differentiable ops step by step."""
+    off = _offsets(batch_sizes)
+    state = [h0] if c0 is None else [h0, c0]
+    B = h0.shape[0]
+    outs = [None] * len(batch_sizes)
+    for t in _steps(len(batch_sizes), reverse):
+        s, e = off[t], off[t + 1]
+        b = e - s
+        cur = [x if b == B else x[:b] for x in state]
+        new, _ = cell.fn(gi[s:e], linear(cur[0], w_hh, b_hh), cur, _TensorMath)
+        new = list(new)
+        if w_hr is not None:
+            new[0] = linear(new[0], w_hr)
+        outs[t] = new[0]
+        state = [n if b == B else cat([n, x[b:]]) for n, x in zip(new, state)]
+    return (cat(outs), *state)
+
+
+def rnn_cell(mode, input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One step of a cell on a 2-D batch: h' (or (h', c') for the LSTM)."""
+    h, c = hx if mode == "LSTM" else (hx, None)
+    res = Recurrence.apply(linear(input, w_ih, b_ih), h, c, w_hh, b_hh, None, cell=CELLS[mode],
+                           batch_sizes=(input.shape[0],), reverse=False)
+    return (res[1], res[2]) if mode == "LSTM" else res[1]
+
+
+def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirectional,
+               dropout=0.0, training=False):
+    """The stacked (and bidirectional) recurrence behind nn.RNN / LSTM / GRU.
+
+    ``data`` (N, input_size) are packed time-major rows, ``h0``/``c0`` (layers·dirs, B, ·)
+    the initial states, ``weights[layer·dirs + d]`` = (w_ih, w_hh, b_ih, b_hh, w_hr).
+    Returns ``(output rows (N, dirs·P), h_n, c_n or None)``. Dropout (training only) is
+    applied to the input of every layer but the first."""
+    cell = CELLS[mode]
+    dirs = 2 if bidirectional else 1
+    bs = tuple(int(b) for b in batch_sizes)
+    x = data
+    hs, cs = [], []
+    for layer in range(num_layers):
+        if layer and dropout > 0 and training:
+            x = _dropout(x, dropout, True)
+        outs = []
+        for d in range(dirs):
+            k = layer * dirs + d
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k]
+            res = Recurrence.apply(linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
+                                   w_hh, b_hh, w_hr, cell=cell, batch_sizes=bs, reverse=d == 1)
+            outs.append(res[0])
+            hs.append(res[1])
+            if c0 is not None:
+                cs.append(res[2])
+        x = outs[0] if dirs == 1 else cat(outs, 1)
+    return x, stack(hs), (stack(cs) if c0 is not None else None)
+
+
+# ------------------------------------------------------------------ packing rows
+class GatherRows(Node):
+    """``x[index]`` along dim 0 for distinct indices (packing a padded batch); its
+    backward puts the rows back (:class:`ScatterRows`)."""
+
+    def forward(self, x, index):
+        self.index, self.n = index, x.shape[0]
+        return x[index]
+
+    def backward(self, gy):
+        return ScatterRows.apply(gy, self.index, self.n, 0.0), None
+
+
+class ScatterRows(Node):
+    """A tensor of ``n`` rows filled with ``fill`` and ``x[k]`` at row ``index[k]``
+    (padding packed rows); its backward gathers the rows again."""
+
+    def forward(self, x, index, n, fill):
+        self.index = index
+        out = np.full((n,) + x.shape[1:], fill, dtype=x.dtype)
+        out[index] = x
+        return out
+
+    def backward(self, gy):
+        return GatherRows.apply(gy, self.index), None, None, None
+
+
+def peephole_lstm_cell(input, hx, w_ih, w_hh, w_ci, w_cf, w_co, b_ih=None, b_hh=None):
+    """One step of the peephole LSTM (seed 004 变体1) on a 2-D batch: (h', c')."""
+    new, _ = lstm_cell(linear(input, w_ih, b_ih), linear(hx[0], w_hh, b_hh), hx, _TensorMath,
+                       peephole=(w_ci, w_cf, w_co))
+    return new

@@ -33,10 +33,19 @@ import numpy as np
 from . import grad_mode
 from .._tensor import Tensor, _make
 
-__all__ = ["Node", "AccumulateGrad", "Function", "FunctionCtx", "once_differentiable"]
+__all__ = ["Node", "AccumulateGrad", "Function", "FunctionCtx", "once_differentiable", "edge_of"]
 
 _enabled = grad_mode._enabled
 _NO_EDGE = (None, 0)
+
+
+def edge_of(t):
+    """The graph edge an input contributes: (its grad_fn, output_nr), (its AccumulateGrad, 0)
+    for a leaf that requires grad, or (None, 0) for a constant."""
+    if isinstance(t, Tensor) and t._requires_grad:
+        fn = t.grad_fn
+        return (fn, t._output_nr) if fn is not None else (t._grad_accumulator(), 0)
+    return _NO_EDGE
 
 
 class Node:
@@ -74,14 +83,7 @@ class Node:
         return node._link(args, out)
 
     def _link(self, args, out):
-        nf = []
-        for a in args:
-            if isinstance(a, Tensor) and a._requires_grad:
-                fn = a.grad_fn
-                nf.append((fn, a._output_nr) if fn is not None else (a._grad_accumulator(), 0))
-            else:
-                nf.append(_NO_EDGE)
-        self.next_functions = tuple(nf)
+        self.next_functions = tuple([edge_of(a) for a in args])
         self._freed = False
         si = self.save_inputs
         if si:
@@ -365,14 +367,7 @@ class Function(metaclass=_FunctionMeta):
 
 
 def _link_custom(self, args):
-    nf = []
-    for a in args:
-        if isinstance(a, Tensor) and a._requires_grad:
-            fn = a.grad_fn
-            nf.append((fn, a._output_nr) if fn is not None else (a._grad_accumulator(), 0))
-        else:
-            nf.append(_NO_EDGE)
-    self.next_functions = tuple(nf)
+    self.next_functions = tuple([edge_of(a) for a in args])
 
 
 _FunctionNode._link_custom = _link_custom

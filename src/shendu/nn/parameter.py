@@ -1,7 +1,7 @@
 """``Parameter``: a Tensor that a Module registers as a learnable weight."""
 import numpy as np
 
-from .._tensor import Tensor, _make
+from .._tensor import Tensor, _make, _init_leaf
 
 __all__ = ["Parameter", "Buffer"]
 
@@ -18,12 +18,7 @@ class Parameter(Tensor):
             arr = data._data
         else:
             arr = np.asarray(data)
-        self._data = arr
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._requires_grad = False
-        self._vc = None
+        _init_leaf(self, arr)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -39,11 +34,5 @@ class Buffer(Tensor):
     """Marks a tensor to be registered as a buffer when assigned to a Module attribute."""
 
     def __init__(self, data, *, persistent=True):
-        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
-        self._data = arr
-        self.grad = None
-        self.grad_fn = None
-        self._output_nr = 0
-        self._requires_grad = False
-        self._vc = None
+        _init_leaf(self, data._data if isinstance(data, Tensor) else np.asarray(data))
         self.persistent = persistent

@@ -374,7 +374,7 @@ class Module:
         for mod_prefix, mod in self.named_modules(remove_duplicate=False):
             for hook in mod._load_state_dict_pre_hooks.values():
                 hook(state_dict, mod_prefix + ("." if mod_prefix else ""), {}, strict, missing,
-                     unexpected, errors)
+                     unexpected, errors)        # wrapped to torch's signatures at registration
             for name, p in mod._parameters.items():
                 if p is not None:
                     own[mod_prefix + ("." if mod_prefix else "") + name] = (mod, name, p)
@@ -420,7 +420,16 @@ class Module:
         return self._add_hook(self._state_dict_hooks, hook, False, None)
 
     def register_load_state_dict_pre_hook(self, hook):
-        return self._add_hook(self._load_state_dict_pre_hooks, hook, False, None)
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module's entries are loaded; it may
+        edit ``state_dict`` (torch's public signature)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """torch's private form: ``hook(state_dict, prefix, ...)``, the module first only
+        ``with_module``."""
+        fn = (lambda *args: hook(self, *args)) if with_module else hook
+        return self._add_hook(self._load_state_dict_pre_hooks, fn, False, None)
 
     # ------------------------------------------------------------------ modes and conversion
     def train(self, mode=True):

@@ -52,7 +52,7 @@ class _NormBase(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
         self.reset_parameters()
-        self.register_load_state_dict_pre_hook(self._keep_num_batches_tracked)
+        self._register_load_state_dict_pre_hook(self._keep_num_batches_tracked)
 
     def _keep_num_batches_tracked(self, state_dict, prefix, *args):
         """State dicts without ``num_batches_tracked`` (older PyTorch) load, keeping the

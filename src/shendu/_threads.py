@@ -1,0 +1,59 @@
+"""The size of NumPy's BLAS thread pool (``shendu.set_num_threads``).
+
+NumPy links OpenBLAS (its wheels ship a symbol-prefixed build). The library is found
+among the process's loaded objects and its own set/get functions are called through
+ctypes. On a machine shared with other busy processes, fewer BLAS threads can be many
+times faster: idle OpenBLAS threads spin, and spinning threads starve each other.
+"""
+import ctypes
+import os
+
+_PREFIXES = ("scipy_openblas_", "openblas_")
+_SUFFIXES = ("64_", "")
+_lib = [None, False]
+
+
+def _openblas():
+    if _lib[1]:
+        return _lib[0]
+    _lib[1] = True
+    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1]
+                if "openblas" in os.path.basename(p).lower() and p not in paths:
+                    paths.append(p)
+    except OSError:
+        return None
+    for p in paths:
+        try:
+            lib = ctypes.CDLL(p)
+        except OSError:
+            continue
+        for pre in _PREFIXES:
+            for suf in _SUFFIXES:
+                s, g = f"{pre}set_num_threads{suf}", f"{pre}get_num_threads{suf}"
+                if hasattr(lib, s) and hasattr(lib, g):
+                    _lib[0] = (getattr(lib, s), getattr(lib, g))
+                    return _lib[0]
+    return None
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for matrix products (NumPy's OpenBLAS)."""
+    n = int(n)
+    if n < 1:
+        raise RuntimeError(f"set_num_threads expects a positive integer, got {n}")
+    fns = _openblas()
+    if fns is not None:
+        fns[0](ctypes.c_int(n))
+
+
+def get_num_threads():
+    """The number of threads matrix products use."""
+    fns = _openblas()
+    if fns is not None:
+        return int(fns[1]())
+    return os.cpu_count() or 1
