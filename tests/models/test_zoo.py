@@ -29,6 +29,40 @@ PARAMS = {
     "googlenet": 13_004_888,      # torchvision's default keeps the auxiliary classifiers
 }
 
+# key names that torchvision's state_dicts contain (spot checks per family; the full key
+# lists of resnet18 and mobilenet_v2 are compared with torch twins in test_parity.py)
+TORCHVISION_KEYS = {
+    "alexnet": ["features.0.weight", "features.3.weight", "features.10.bias",
+                "classifier.1.weight", "classifier.4.weight", "classifier.6.bias"],
+    "vgg16_bn": ["features.0.weight", "features.1.running_var", "features.1.num_batches_tracked",
+                 "features.41.weight", "classifier.0.weight", "classifier.6.bias"],
+    "googlenet": ["conv1.conv.weight", "conv1.bn.running_mean", "inception3a.branch1.conv.weight",
+                  "inception3a.branch2.1.bn.weight", "inception4e.branch4.1.conv.weight",
+                  "aux1.conv.conv.weight", "aux1.fc1.weight", "aux2.fc2.bias", "fc.weight"],
+    "resnet50": ["conv1.weight", "bn1.running_mean", "layer1.0.conv3.weight",
+                 "layer1.0.downsample.0.weight", "layer1.0.downsample.1.running_var",
+                 "layer4.2.bn3.bias", "fc.weight"],
+    "densenet121": ["features.conv0.weight", "features.norm0.running_mean",
+                    "features.denseblock1.denselayer1.norm1.weight",
+                    "features.denseblock1.denselayer6.conv2.weight",
+                    "features.transition1.conv.weight", "features.transition3.norm.running_var",
+                    "features.denseblock4.denselayer16.conv2.weight", "features.norm5.bias",
+                    "classifier.weight"],
+    "mobilenet_v2": ["features.0.0.weight", "features.0.1.running_mean",
+                     "features.1.conv.0.0.weight", "features.1.conv.1.weight",
+                     "features.2.conv.0.0.weight", "features.2.conv.3.running_var",
+                     "features.18.0.weight", "classifier.1.weight"],
+    "squeezenet1_1": ["features.0.weight", "features.3.squeeze.weight",
+                      "features.3.expand1x1.weight", "features.12.expand3x3.bias",
+                      "classifier.1.weight", "classifier.1.bias"],
+    "shufflenet_v2_x1_0": ["conv1.0.weight", "conv1.1.running_mean", "stage2.0.branch1.0.weight",
+                           "stage2.0.branch1.2.weight", "stage2.0.branch2.6.running_var",
+                           "stage2.3.branch2.3.weight", "stage4.3.branch2.5.weight",
+                           "conv5.0.weight", "conv5.1.bias", "fc.weight"],
+    "resnext50_32x4d": ["layer1.0.conv2.weight", "layer3.5.bn3.weight"],
+}
+
+
 def n_params(model):
     return sum(p.numel() for p in model.parameters())
 
