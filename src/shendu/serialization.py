@@ -8,7 +8,8 @@ safetensors file (e.g. one written by ``safetensors.torch.save_file``) loads as 
 Nested objects (checkpoints: dicts, lists, tuples, numbers, strings, None and tensors)
 keep their structure in the header's ``__metadata__``. Loading never executes code.
 
-The header also carries the SHA-256 of the data section: a truncated or corrupted file
+The header also carries the SHA-256 of the data section and of its own description of the
+tensors (names, dtypes, shapes, offsets and the structure): a truncated or corrupted file
 is reported, never half-loaded. Saving to a path writes a temporary file in the same
 folder, flushes it to disk and renames it over the target, so an interrupted save
 leaves the previous file intact.
@@ -29,6 +30,7 @@ __all__ = ["save", "load", "load_torch_file", "SerializationError"]
 
 _MAGIC_KEY = "shendu.structure"
 _HASH_KEY = "shendu.sha256"
+_HEADER_HASH_KEY = "shendu.header_sha256"
 _FORMAT_KEY = "format"
 
 _TO_ST = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
@@ -137,10 +139,17 @@ def _serialize(tensors, structure, flat_type=None):
         meta[_MAGIC_KEY] = json.dumps(structure, separators=(",", ":"))
     elif flat_type == "OrderedDict":
         meta[_MAGIC_KEY] = json.dumps({"odict_flat": True})
+    meta[_HEADER_HASH_KEY] = _header_hash(header, meta.get(_MAGIC_KEY))
     header["__metadata__"] = meta
     h = json.dumps(header, separators=(",", ":")).encode("utf-8")
     h += b" " * (-len(h) % 8)              # align the data section to 8 bytes
     return struct.pack("<Q", len(h)) + h + data
+
+
+def _header_hash(entries, structure):
+    """SHA-256 of the tensor table and the structure, in a canonical JSON form."""
+    text = json.dumps(entries, sort_keys=True, separators=(",", ":")) + (structure or "")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _atomic_write(path, blob):
@@ -189,18 +198,31 @@ def _deserialize(raw, name):
         header = json.loads(raw[8:8 + hlen].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SerializationError(f"{name} has a corrupt header: {e}") from None
+    if not isinstance(header, dict):
+        raise SerializationError(f"{name} has a corrupt header: not a JSON object")
     data = memoryview(raw)[8 + hlen:]
     meta = header.pop("__metadata__", None) or {}
+    _check_table(header, name)
     end = max((v["data_offsets"][1] for v in header.values()), default=0)
     if end != len(data):
         raise SerializationError(f"{name} is truncated or has trailing garbage: the header "
                                  f"describes {end} data bytes, the file holds {len(data)}")
-    want = meta.get(_HASH_KEY)
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise SerializationError(f"{name} has a corrupt header: __metadata__ must map strings "
+                                 f"to strings")
+    want, want_header = meta.get(_HASH_KEY), meta.get(_HEADER_HASH_KEY)
+    if (want is None) != (want_header is None):
+        raise SerializationError(f"{name} is corrupted: its header lost one of its two "
+                                 f"checksums ({_HASH_KEY}, {_HEADER_HASH_KEY})")
     if want is not None:
         got = hashlib.sha256(data).hexdigest()
         if got != want:
             raise SerializationError(f"{name} is corrupted: the data's SHA-256 is {got}, the "
                                      f"header recorded {want}")
+        if _header_hash(header, meta.get(_MAGIC_KEY)) != want_header:
+            raise SerializationError(f"{name} is corrupted: its header (tensor names, dtypes, "
+                                     f"shapes, offsets or structure) does not match its "
+                                     f"recorded SHA-256")
     arrays = OrderedDict()
     for key, info in header.items():
         arrays[key] = _read_array(data, key, info, name)
@@ -211,6 +233,26 @@ def _deserialize(raw, name):
     if isinstance(structure, dict) and structure.get("odict_flat"):
         return OrderedDict((k, _make(a, None, 0)) for k, a in arrays.items())
     return _decode(structure, arrays)
+
+
+def _check_table(header, name):
+    """Every entry names a dtype, a shape and a byte range; the ranges tile the data."""
+    spans = []
+    for key, info in header.items():
+        ok = isinstance(info, dict) and isinstance(info.get("dtype"), str) and \
+            isinstance(info.get("shape"), list) and isinstance(info.get("data_offsets"), list) \
+            and len(info["data_offsets"]) == 2 and \
+            all(isinstance(v, int) and v >= 0 for v in info["shape"] + info["data_offsets"])
+        if not ok:
+            raise SerializationError(f"{name} has a corrupt header: the entry for '{key}' "
+                                     f"is not {{dtype, shape, data_offsets}}")
+        spans.append(tuple(info["data_offsets"]))
+    pos = 0
+    for start, stop in sorted(spans):
+        if start != pos or stop < start:
+            raise SerializationError(f"{name} has a corrupt header: tensor byte ranges overlap "
+                                     f"or leave gaps (at byte {start}, expected {pos})")
+        pos = stop
 
 
 def _read_array(data, key, info, name):

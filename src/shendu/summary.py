@@ -216,7 +216,10 @@ def summary(model, input_size=None, input_data=None, batch_size=1, dtypes=None, 
         if input_size is None:
             raise ValueError("summary needs input_size (e.g. (3, 32, 32)) or input_data")
         sizes = input_size if isinstance(input_size[0], (tuple, list)) else [input_size]
-        dts = dtypes or [None] * len(sizes)
+        if dtypes is None:      # zeros of the model's own dtype (a .double() model gets float64)
+            p = next((p for p in model.parameters() if p.is_floating_point()), None)
+            dtypes = [p.dtype if p is not None else None] * len(sizes)
+        dts = dtypes
         inputs = [_creation.zeros((batch_size,) + tuple(s), dtype=dt) for s, dt in zip(sizes, dts)]
     else:
         inputs = list(input_data) if isinstance(input_data, (tuple, list)) else [input_data]

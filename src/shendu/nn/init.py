@@ -59,16 +59,40 @@ def _check(tensor, name):
         raise TypeError(f"{name}: expected a Tensor, got {type(tensor).__name__}")
 
 
+_CHUNK = 1 << 20
+
+
+def _fill_affine(tensor, draw, scale, shift):
+    """Fill with shift + scale * draw(out=float64 buffer), a chunk at a time: the same values
+    as one draw of the whole tensor, without whole-tensor float64 temporaries (a VGG
+    classifier's 100M weights would need gigabytes)."""
+    flat = tensor._data.reshape(-1) if tensor._data.flags.c_contiguous else None
+    if flat is None or tensor._data.size <= _CHUNK:
+        buf = np.empty(tensor.shape)
+        draw(out=buf)
+        return _fill(tensor, shift + scale * buf)
+    buf = np.empty(_CHUNK)
+    with grad_mode.no_grad():
+        for i in range(0, flat.size, _CHUNK):
+            part = buf[:min(_CHUNK, flat.size - i)]
+            draw(out=part)
+            part *= scale
+            part += shift
+            flat[i:i + part.size] = part
+        tensor._bump_version()
+    return tensor
+
+
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U(a, b)."""
     _check(tensor, "uniform_")
-    return _fill(tensor, _gen(generator).uniform(a, b, tensor.shape))
+    return _fill_affine(tensor, _gen(generator).random, b - a, a)
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std^2)."""
     _check(tensor, "normal_")
-    return _fill(tensor, mean + std * _gen(generator).standard_normal(tensor.shape))
+    return _fill_affine(tensor, _gen(generator).standard_normal, std, mean)
 
 
 def small_random_(tensor, std=0.01, generator=None):

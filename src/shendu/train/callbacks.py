@@ -88,10 +88,12 @@ class EarlyStopping(Callback):
             trainer.model.load_state_dict(self.best_weights)
 
     def state_dict(self):
-        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        return {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights}
 
     def load_state_dict(self, state):
         self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
+        self.best_weights = state.get("best_weights")
 
 
 class ModelCheckpoint(Callback):
@@ -131,10 +133,12 @@ class CSVLogger(Callback):
         self.keys = None
 
     def on_epoch_end(self, trainer, epoch, logs):
-        keys = sorted(logs)
-        new = not os.path.exists(self.path) or self.keys is None and os.path.getsize(self.path) == 0
+        keys = sorted(k for k in logs if k != "epoch")
+        if self.keys is None and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            with open(self.path) as f:            # a resumed run continues the same table
+                self.keys = f.readline().strip().split(",")[1:]
         with open(self.path, "a") as f:
-            if new or self.keys != keys:
+            if self.keys != keys:
                 f.write(",".join(["epoch"] + keys) + "\n")
                 self.keys = keys
             f.write(",".join([str(epoch)] + [f"{logs[k]}" for k in keys]) + "\n")

@@ -56,6 +56,7 @@ class History:
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
+            from matplotlib.ticker import MaxNLocator
         except ImportError:
             raise ImportError("History.plot needs matplotlib: pip install 'shendu[plot]'") from None
         epochs = self.history.get("epoch") or list(range(1, len(self) + 1))
@@ -71,6 +72,7 @@ class History:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, ms=3,
                             label=f"{split} {name}")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(name)
             ax.grid(alpha=0.3)
             ax.legend()

@@ -67,6 +67,7 @@ class Trainer:
         self.step = 0
         self.stop_training = False
         self.loaders = []
+        self.meta = {}          # free-form facts stored in checkpoints (the CLI's dataset, ...)
 
     # ---------------------------------------------------------------- one epoch
     def train_epoch(self, loader):
@@ -143,7 +144,8 @@ class Trainer:
                 row["epoch_time"] = time.perf_counter() - t0
                 self.history.append(row)
                 self.log(_epoch_line(row))
-                for cb in self.callbacks:
+                # checkpoints last, so they hold every other callback's state for this epoch
+                for cb in sorted(self.callbacks, key=lambda c: isinstance(c, ModelCheckpoint)):
                     cb.on_epoch_end(self, self.epoch, row)
         except KeyboardInterrupt:
             self.history.interrupted = True
@@ -177,12 +179,30 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "history": self.history.state_dict(),
-            "callbacks": [cb.state_dict() for cb in self.callbacks],
+            "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()}
+                          for cb in self.callbacks],
+            "model_spec": getattr(self.model, "zoo_spec", None),
+            "meta": self.meta,
         }
 
     def load_state_dict(self, state):
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Restore a run. A model that does not fit the checkpoint (another architecture,
+        other sizes) is reported with every mismatched key and shape, and nothing is changed:
+        the model is put back if any part of the state fails to load."""
+        backup = {k: v.clone() for k, v in self.model.state_dict().items()}
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as e:
+            self.model.load_state_dict(backup)
+            spec = state.get("model_spec")
+            built = f" (it was saved from {_spec_str(spec)})" if spec else ""
+            raise RuntimeError(f"the checkpoint does not fit this model{built}: {e}") from None
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as e:
+            self.model.load_state_dict(backup)
+            raise type(e)(f"the checkpoint's optimizer state does not fit this optimizer: "
+                          f"{e}") from None
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         _random.set_rng_state(state["rng"])
@@ -192,8 +212,13 @@ class Trainer:
                 gen.set_state(g)
         self.epoch, self.step = state["epoch"], state["step"]
         self.history.load_state_dict(state["history"])
-        for cb, st in zip(self.callbacks, state.get("callbacks") or []):
-            cb.load_state_dict(st)
+        saved = list(state.get("callbacks") or [])
+        for cb in self.callbacks:       # each callback takes the next saved state of its type
+            i = next((i for i, st in enumerate(saved) if st.get("type") == type(cb).__name__),
+                     None)
+            if i is not None:
+                cb.load_state_dict(saved.pop(i)["state"])
+        self.meta = dict(state.get("meta") or {}, **self.meta)
 
     def save_checkpoint(self, path):
         serialization.save(self.state_dict(), path)
@@ -204,7 +229,15 @@ class Trainer:
         if missing:
             raise RuntimeError(f"{path} is not a training checkpoint (missing {missing}); a "
                                f"plain state_dict loads with model.load_state_dict(shendu.load(path))")
-        self.load_state_dict(state)
+        try:
+            self.load_state_dict(state)
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise type(e)(f"{path}: {e.args[0] if e.args else e}") from None
+
+
+def _spec_str(spec):
+    kw = ", ".join(f"{k}={v!r}" for k, v in (spec.get("kwargs") or {}).items())
+    return f"{spec.get('name')}({kw})"
 
 
 def _epoch_line(row):
