@@ -1,8 +1,11 @@
 """Adam (Kingma & Ba, 2015), with AMSGrad and coupled or decoupled weight decay."""
 import numpy as np
 
+import functools
+
 from .optimizer import (Optimizer, _check_betas, _check_differentiable, _check_nonnegative,
-                        _lerp_, _next_step, _square_avg_, _scalar_state, _zeros_like)
+                        _in_chunks, _lerp_, _next_step, _square_avg_, _scalar_state,
+                        _zeros_like)
 
 __all__ = ["Adam"]
 
@@ -40,11 +43,19 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _zeros_like(p)
 
     def _update(self, p, g, state, group):
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        step, g, m, v = _moments(self, p, g, state, group)
-        tmp, denom = self._scratch(1, p), self._scratch(2, p)
+        step = _next_step(state)
+        arrays = [p, g, state["exp_avg"]._data, state["exp_avg_sq"]._data]
         if group["amsgrad"]:
-            v = np.maximum(state["max_exp_avg_sq"]._data, v, out=state["max_exp_avg_sq"]._data)
+            arrays.append(state["max_exp_avg_sq"]._data)
+        _in_chunks(functools.partial(self._kernel, group=group, step=step), *arrays)
+
+    def _kernel(self, p, g, m, v, v_max=None, *, group, step):
+        """The elementwise part of the step, on (slices of) the parameter and its state."""
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        _moments_kernel(self, p, g, m, v, group)
+        tmp, denom = self._scratch(1, p), self._scratch(2, p)
+        if v_max is not None:
+            v = np.maximum(v_max, v, out=v_max)
         step_size = lr / (1 - beta1 ** step)
         np.sqrt(v, out=denom)
         denom /= (1 - beta2 ** step) ** 0.5
@@ -64,12 +75,19 @@ def _moments(opt, p, g, state, group):
     """The start the Adam family shares: count the step, apply the weight decay (decoupled
     or coupled), then m <- β1 m + (1 - β1) g and v <- β2 v + (1 - β2) g². Returns
     (step, g, m, v) with g the gradient the rule sees."""
-    beta1, beta2 = group["betas"]
     step = _next_step(state)
+    m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+    g = _moments_kernel(opt, p, g, m, v, group)
+    return step, g, m, v
+
+
+def _moments_kernel(opt, p, g, m, v, group):
+    """The elementwise part of ``_moments`` (any slices of p, g, m, v): returns the g the
+    rule sees."""
+    beta1, beta2 = group["betas"]
     opt._decay(p, group)
     g = opt._grad(p, g, group)
-    m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
     tmp = opt._scratch(1, p)
     _lerp_(m, g, 1 - beta1, tmp)
     _square_avg_(v, g, beta2, tmp)
-    return step, g, m, v
+    return g

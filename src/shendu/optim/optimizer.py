@@ -19,12 +19,16 @@ sees comes from ``_grad`` (maximize, coupled weight decay) and the decoupled dec
 torch optimizer's state dict (tensors converted by ``np.asarray``) loads as well.
 """
 import functools
+import os
+import threading
 from collections import OrderedDict, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from itertools import chain
 
 import numpy as np
 
+from .. import _threads
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..nn.modules.module import _HookHandle, _hook_ids
@@ -137,6 +141,24 @@ def _full_like(p, value):
 def _scalar_state(value=0.0):
     """A 0-d float32 tensor, as torch keeps ``step`` (and NAdam's ``mu_product``...)."""
     return _make(np.array(value, dtype=np.float32), None, 0)
+
+
+CHUNK_BYTES = 1 << 19     # per operand: an update's few operands fit the 2 MB L2 together
+
+
+def _in_chunks(fn, *arrays):
+    """fn(*parts) over matching flat slices of CHUNK_BYTES of the same-shaped ``arrays``,
+    so that an update's chain of NumPy ops finds each slice still in cache: one trip
+    through memory per operand instead of one per op. One call on the whole arrays when
+    they are small or not all C-contiguous."""
+    n = arrays[0].size
+    step = CHUNK_BYTES // arrays[0].itemsize
+    if n <= step or not all(a.flags.c_contiguous for a in arrays):
+        fn(*arrays)
+        return
+    flats = [a.reshape(-1) for a in arrays]
+    for s in range(0, n, step):
+        fn(*[f[s:s + step] for f in flats])
 
 
 def _next_step(state):
@@ -311,6 +333,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        work = []
         for group in self.param_groups:
             for param in group["params"]:
                 grad = param.grad
@@ -323,8 +346,12 @@ class Optimizer:
                 state = self.state[param]
                 if not state:
                     self._init_state(state, p, group)
-                self._update(p, g, state, group)
-                param._bump_version()
+                work.append((p, g, state, group))
+        _run_updates(self._update, work)
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    param._bump_version()
         return loss
 
     def _init_state(self, state, p, group):
@@ -339,7 +366,7 @@ class Optimizer:
         """A scratch array shaped like ``like`` (of ``like``'s dtype unless given) from
         buffer ``slot``: allocated once, as large as the largest parameter, reused."""
         dtype = like.dtype if dtype is None else np.dtype(dtype)
-        key = (slot, dtype)
+        key = (slot, dtype, getattr(_worker, "slot", 0))
         buf = self._work.get(key)
         if buf is None or buf.size < like.size:
             n = max(p._data.size for g in self.param_groups for p in g["params"])
@@ -470,3 +497,52 @@ def _load_value(param, name, value):
 
 
 Optimizer.step = _with_hooks(Optimizer.step)
+
+
+# ---------------------------------------------------------------------- threaded updates
+# Update rules are elementwise, so different parameters can be updated at once: NumPy
+# releases the GIL inside its ufunc loops. The parameters are dealt into one bucket per
+# BLAS thread (shendu.set_num_threads), largest first onto the lightest bucket, and each
+# bucket runs on its own thread with its own scratch buffers (keyed by ``_worker.slot``).
+# Small steps stay serial: below PARALLEL_MIN elements the hand-offs cost more than they save.
+PARALLEL_MIN = 1 << 20
+_worker = threading.local()
+_pool = [None, None, 0]        # executor, the pid that made it, its number of workers
+
+
+def _buckets(work, t):
+    """Deal ``work`` items (p, g, state, group) into t lists of about equal total size."""
+    loads, out = [0] * t, [[] for _ in range(t)]
+    for item in sorted(work, key=lambda w: -w[0].size):
+        i = loads.index(min(loads))
+        out[i].append(item)
+        loads[i] += item[0].size
+    return out
+
+
+def _run_updates(update, work):
+    """update(p, g, state, group) for every item of ``work``, on several threads when the
+    step is large enough to pay for them."""
+    t = min(_threads.get_num_threads(), len(work))
+    if t <= 1 or sum(w[0].size for w in work) < PARALLEL_MIN:
+        for item in work:
+            update(*item)
+        return
+    if _pool[1] != os.getpid() or _pool[2] < t - 1:
+        _pool[:] = [ThreadPoolExecutor(t - 1, thread_name_prefix="shendu-optim"), os.getpid(),
+                    t - 1]
+
+    def run(slot, items):
+        _worker.slot = slot
+        try:
+            for item in items:
+                update(*item)
+        finally:
+            _worker.slot = 0
+    buckets = _buckets(work, t)
+    futures = [_pool[0].submit(run, i, b) for i, b in enumerate(buckets[1:], 1)]
+    try:
+        run(0, buckets[0])
+    finally:
+        for f in futures:
+            f.result()

@@ -1,8 +1,10 @@
 """SGD: stochastic gradient descent, with (Nesterov) momentum."""
+import functools
+
 import numpy as np
 
 from .._tensor import _make
-from .optimizer import Optimizer, _check_differentiable, _check_nonnegative
+from .optimizer import Optimizer, _check_differentiable, _check_nonnegative, _in_chunks
 
 __all__ = ["SGD"]
 
@@ -35,15 +37,24 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, p, g, state, group):
+        arrays = [p, g]
+        first = False
+        if group["momentum"] != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:     # the first step copies the gradient into it
+                buf = state["momentum_buffer"] = _make(np.empty_like(p), None, 0)
+                first = True
+            arrays.append(buf._data)
+        _in_chunks(functools.partial(self._kernel, group=group, first=first), *arrays)
+
+    def _kernel(self, p, g, buf=None, *, group, first):
+        """The step on (slices of) the parameter, its gradient and momentum buffer."""
         momentum = group["momentum"]
         g = self._grad(p, g, group)
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                state["momentum_buffer"] = buf = _copy(g)
-                buf = buf._data
+        if buf is not None:
+            if first:
+                np.copyto(buf, g)
             else:
-                buf = buf._data
                 buf *= momentum
                 dampening = group["dampening"]
                 if dampening == 0:
@@ -61,5 +72,3 @@ class SGD(Optimizer):
         p -= step
 
 
-def _copy(a):
-    return _make(a.copy(), None, 0)
