@@ -104,10 +104,12 @@ class _Scratch(threading.local):
 
 _scratch = _Scratch()
 SCRATCH_MAX_BYTES = 1 << 26    # larger scratch requests get a fresh array each time
-CHUNK_ELEMS = 1 << 22          # target size of one column-matrix chunk (elements): 1 << 20
-                               # is ~5-10 % faster on an idle machine (cache), but 4x the
-                               # BLAS calls, and each costs a scheduler slice when the cores
-                               # are shared (ResNet-18 inference 4.7 s instead of 1.7 s)
+CHUNK_ELEMS = 1 << 20          # target size of one column-matrix chunk (elements): small
+                               # enough for the product to run from cache (64-channel 3x3
+                               # layers: 27 -> 20 ms at batch 32). When BLAS itself ran
+                               # multi-threaded, 4x the calls cost scheduler slices on
+                               # shared cores; the batch threads run BLAS single-threaded,
+                               # and with a busy neighbour process 1 << 20 and 1 << 22 tie.
 MIN_COLUMNS = 1024             # a chunk's matrix product has at least this many columns
 BLOCK_ELEMS = 1 << 18          # elements a multiply-add pass works on at once (in L2)
 
