@@ -18,6 +18,7 @@ import json
 import os
 import statistics
 import subprocess
+import time
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def workloads():
     return sorted(os.path.basename(p)[3:-3] for p in glob.glob(os.path.join(HERE, "wl_*.py")))
+
+
+# A pause before each round: after its work, each framework's thread pool spins for a
+# while (OpenBLAS ~0.1 s, OpenMP less) and would steal the cores from the other's round.
+SETTLE_S = 0.3
 
 
 class Worker:
@@ -69,6 +75,7 @@ def bench(name, rounds, threads):
     try:
         for _ in range(rounds):
             for lib, w in (("torch", t), ("shendu", s)):
+                time.sleep(SETTLE_S)
                 r = w.run(iters)
                 times[lib].append(r["median_ms"])
                 mem[lib] = r.get("peak_rss_mb")

@@ -320,3 +320,21 @@ def test_set_num_threads_controls_blas():
     assert shendu.get_num_threads() == n
     with pytest.raises(RuntimeError):
         shendu.set_num_threads(0)
+
+
+def _child_env(code, **env):
+    import os
+    import subprocess
+    import sys
+    e = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    e.update(env)
+    e["PYTHONPATH"] = os.pathsep.join(sys.path)
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_import_shortens_openblas_spin_only_before_numpy_and_not_over_the_user():
+    show = "import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    assert _child_env("import shendu; " + show) == "20"
+    assert _child_env("import numpy, shendu; " + show) == "None"
+    assert _child_env("import shendu; " + show, OPENBLAS_THREAD_TIMEOUT="25") == "25"
