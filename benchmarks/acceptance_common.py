@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+if "--worker" in sys.argv and "shendu" in sys.argv:
+    import shendu  # noqa: F401  (before NumPy: see shendu/_threads.py)
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "src")

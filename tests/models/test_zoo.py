@@ -254,3 +254,10 @@ def test_too_small_image_names_the_pooling_layer():
 def test_a_flat_input_to_a_cnn():
     with pytest.raises(nn.LayerInputError, match=r"model\.conv1 \(Conv2d"):
         models.resnet18()(shendu.randn(2, 3 * 32 * 32))
+
+
+def test_shufflenet_v2_short_name_is_the_1x_model():
+    assert models.shufflenet_v2 is models.shufflenet_v2_x1_0
+    assert models.get_model_builder("shufflenet_v2") is models.get_model_builder(
+        "shufflenet_v2_x1_0")
+    assert "shufflenet_v2" not in models.list_models()       # one entry per architecture

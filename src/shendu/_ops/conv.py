@@ -119,8 +119,12 @@ def _chunks(n_batch, per_image, budget=None, min_images=1, parts=1):
     column matrix's size), at least ``min_images`` images each, and at least ``parts``
     chunks when the batch allows (one per batch thread)."""
     nb = max(1, min_images, (budget or CHUNK_ELEMS) // max(per_image, 1))
-    if parts > 1:
-        nb = max(1, min(nb, -(-n_batch // parts)))
+    if parts > 1 and n_batch > 0:
+        # a multiple of ``parts`` chunks of equal size, so that no thread waits on another
+        # (3 chunks of 53, 53 and 22 images made one thread do 75 of 128)
+        count = -(-n_batch // max(1, min(nb, -(-n_batch // parts))))
+        count = -(-count // parts) * parts
+        nb = max(1, -(-n_batch // count))
     return [(i, min(i + nb, n_batch)) for i in range(0, n_batch, nb)]
 
 

@@ -26,7 +26,7 @@ depends on it.
 | DenseNet | ``densenet121/161/169/201`` | 3×224×224 |
 | MobileNet | ``mobilenet_v1``, ``mobilenet_v2`` | 3×224×224 |
 | SqueezeNet | ``squeezenet1_0``, ``squeezenet1_1`` | 3×224×224 |
-| ShuffleNet V2 | ``shufflenet_v2_x0_5/x1_0/x1_5/x2_0`` | 3×224×224 |
+| ShuffleNet V2 | ``shufflenet_v2`` (= ``x1_0``), ``shufflenet_v2_x0_5/x1_5/x2_0`` | 3×224×224 |
 | MLP | ``mlp`` / ``MLP`` | any (flattened) |
 """
 from ._utils import (list_models, get_model, get_model_builder, from_checkpoint,

@@ -55,8 +55,12 @@ def list_models(module=None, include=None, exclude=None):
     return names
 
 
+# short names for a family's standard member
+ALIASES = {"shufflenet_v2": "shufflenet_v2_x1_0"}
+
+
 def get_model_builder(name):
-    key = name.lower()
+    key = ALIASES.get(name.lower(), name.lower())
     if key not in _MODELS:
         raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(sorted(_MODELS))}")
     return _MODELS[key]

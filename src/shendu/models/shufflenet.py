@@ -10,7 +10,7 @@ from .. import nn
 from .. import _ops
 from ._utils import register_model, load_weights, Conv2dNormActivation
 
-__all__ = ["ShuffleNetV2", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+__all__ = ["ShuffleNetV2", "shufflenet_v2", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
            "shufflenet_v2_x2_0"]
 
 
@@ -97,3 +97,6 @@ def shufflenet_v2_x1_5(*, weights=None, progress=True, **kwargs):
 @register_model
 def shufflenet_v2_x2_0(*, weights=None, progress=True, **kwargs):
     return _shufflenet([24, 244, 488, 976, 2048], weights, **kwargs)
+
+
+shufflenet_v2 = shufflenet_v2_x1_0       # the paper's 1x width; get_model accepts the name too
