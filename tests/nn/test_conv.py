@@ -571,3 +571,14 @@ def test_threads_after_fork(monkeypatch):
         if p.is_alive():
             p.kill()
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((5, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),          # LeNet's first layer
+    ((3, 2, 24, 25), (4, 2, 3, 3), dict(padding=1)),
+    ((4, 1, 30, 30), (3, 1, 3, 3), dict(stride=1, dilation=2)),
+])
+def test_small_weight_gradient_summed_per_image(xs, ws, kw):
+    # few outputs, few weights, >= 512 positions: the weight gradient is a sum of per-image
+    # products (conv.PER_IMAGE_MAX_W)
+    check(lambda L, x, w: L.nn.functional.conv2d(x, w, **kw), xs, ws)
