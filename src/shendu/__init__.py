@@ -5,8 +5,8 @@
 import builtins as _builtins
 import math as _math
 
-from . import _threads as _threads_env
-_threads_env.tune_openblas_env()
+from . import _threads
+_threads.tune_openblas_env()
 from . import _malloc                       # noqa: E402
 _malloc.tune()
 from ._tensor import Tensor, Size, device          # noqa: E402

@@ -8,6 +8,8 @@ times faster: idle OpenBLAS threads spin, and spinning threads starve each other
 import ctypes
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 # After a call, OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) before sleeping.
 # shendu's batch threads (convolution) then fight a spinning BLAS thread for the cores:
@@ -75,3 +77,44 @@ def get_num_threads():
     if fns is not None:
         return int(fns[1]())
     return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------- shendu's own threads
+# NumPy releases the GIL inside copies, ufunc loops and BLAS calls, so independent parts of
+# one op (images of a convolution, parameters of an optimizer step) can run at once. One
+# pool serves every such op: made per process (a forked child makes its own) and grown
+# on demand.
+_pool = [None, None, 0]        # executor, the pid that made it, its number of workers
+_local = threading.local()
+
+
+def in_parallel_region():
+    """Whether this thread is running a part handed out by ``run_each``."""
+    return getattr(_local, "busy", False)
+
+
+def run_each(fn, n):
+    """fn(0), ..., fn(n - 1) at once: fn(0) on the calling thread, the others on the shared
+    pool; returns when all are done. Inside a part (nested), the calls run in turn, so no
+    part ever waits on the pool it runs on."""
+    if n <= 1 or in_parallel_region():
+        for i in range(n):
+            fn(i)
+        return
+    if _pool[1] != os.getpid() or _pool[2] < n - 1:
+        if _pool[0] is not None and _pool[1] == os.getpid():
+            _pool[0].shutdown(wait=False)
+        _pool[:] = [ThreadPoolExecutor(n - 1, thread_name_prefix="shendu"), os.getpid(), n - 1]
+
+    def part(i):
+        _local.busy = True
+        try:
+            fn(i)
+        finally:
+            _local.busy = False
+    futures = [_pool[0].submit(part, i) for i in range(1, n)]
+    try:
+        part(0)
+    finally:
+        for f in futures:
+            f.result()

@@ -46,7 +46,6 @@ Special routes, all computing the same faces:
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -147,8 +146,6 @@ def _num_threads():
 # arrays, GIL hand-offs), so one thread is the default.
 NUM_THREADS = _num_threads()
 PARALLEL_MIN = 1 << 16         # elements of work below which a split is not worth it
-_pool = [None, None, 0]        # executor, the pid that made it (a forked child makes its
-                               # own), its number of workers
 
 
 def _parallel(fn, n, work):
@@ -156,19 +153,11 @@ def _parallel(fn, n, work):
     releases the GIL inside copies and ufunc loops, so the parts run at once. Serial when
     the work (elements touched) is small."""
     t = min(NUM_THREADS, n)
-    if t <= 1 or work < PARALLEL_MIN or getattr(_in_batch_region, "active", False):
+    if t <= 1 or work < PARALLEL_MIN:
         fn(0, n)
         return
-    if _pool[1] != os.getpid() or _pool[2] < t - 1:
-        _pool[:] = [ThreadPoolExecutor(t - 1, thread_name_prefix="shendu-conv"), os.getpid(),
-                    t - 1]
     bounds = [n * i // t for i in range(t + 1)]
-    futures = [_pool[0].submit(fn, bounds[i], bounds[i + 1]) for i in range(1, t)]
-    try:
-        fn(bounds[0], bounds[1])
-    finally:
-        for f in futures:
-            f.result()
+    _threads.run_each(lambda i: fn(bounds[i], bounds[i + 1]), t)
 
 
 # Batch threads: the chunks of a face (different images) run on as many threads as BLAS
@@ -176,14 +165,10 @@ def _parallel(fn, n, work):
 # products of different images all run at once; left to BLAS, only the products would be
 # spread over the cores, and the skinny ones (few channels) hardly at all. On the 2-core
 # machine this took LeNet-5's step from ~1.9x to ~1.3x torch's time.
-_batch_pool = [None, None, 0]
-_in_batch_region = threading.local()
-
-
 def _batch_threads():
     """Threads for batch-parallel faces: BLAS's thread count (shendu.set_num_threads), or 1
-    inside a batch-parallel region."""
-    if getattr(_in_batch_region, "active", False):
+    inside a part already running in parallel."""
+    if _threads.in_parallel_region():
         return 1
     return _threads.get_num_threads()
 
@@ -196,25 +181,13 @@ def _run_chunks(chunks, fn):
         for a, b in chunks:
             fn(0, a, b)
         return 1
-    if _batch_pool[1] != os.getpid() or _batch_pool[2] < T - 1:
-        _batch_pool[:] = [ThreadPoolExecutor(T - 1, thread_name_prefix="shendu-batch"),
-                          os.getpid(), T - 1]
 
     def serial(t):
-        _in_batch_region.active = True
-        try:
-            for a, b in chunks[t::T]:
-                fn(t, a, b)
-        finally:
-            _in_batch_region.active = False
+        for a, b in chunks[t::T]:
+            fn(t, a, b)
     _threads.set_num_threads(1)
     try:
-        futures = [_batch_pool[0].submit(serial, t) for t in range(1, T)]
-        try:
-            serial(0)
-        finally:
-            for f in futures:
-                f.result()
+        _threads.run_each(serial, T)
     finally:
         _threads.set_num_threads(T)
     return T
@@ -339,6 +312,7 @@ def _grouped(a, g):
 # images), 256x2304 @ 64 14.3 -> 15.1 ms, 512x4608 @ 16 13.9 -> 25 ms. Weight gradient:
 # only for weights of at most PER_IMAGE_MAX_W elements with >= 512 positions (6x25 at 28x28
 # 3.5x faster, 8x72 at 56x56 1.8x; 16x288 at 32x32 1.6x slower).
+PER_IMAGE_Y_MAX_W = 4096       # (O/G)*(C/G)*prod(K) up to which 64 positions suffice
 PER_IMAGE_MAX_W = 1024
 
 # the largest column matrix (elements) kept from the forward pass for the weight gradient
@@ -366,7 +340,7 @@ def face_y(x, w, g, keep=False):
         chunks = _gemm_chunks(N, x.shape[1], g)
         cols_kept = [None] * len(chunks) if fresh else None
         index = {c: i for i, c in enumerate(chunks)}
-        per_image = pp >= 256 or (pp >= 64 and wm[0].size <= PER_IMAGE_MAX_W * 4)
+        per_image = pp >= 256 or (pp >= 64 and wm[0].size <= PER_IMAGE_Y_MAX_W)
 
         def chunk(t, a, b):
             cols = _im2col(x[a:b], g, fresh)

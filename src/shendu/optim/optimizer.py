@@ -19,10 +19,8 @@ sees comes from ``_grad`` (maximize, coupled weight decay) and the decoupled dec
 torch optimizer's state dict (tensors converted by ``np.asarray``) loads as well.
 """
 import functools
-import os
 import threading
 from collections import OrderedDict, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from copy import deepcopy
 from itertools import chain
 
@@ -502,12 +500,12 @@ Optimizer.step = _with_hooks(Optimizer.step)
 # ---------------------------------------------------------------------- threaded updates
 # Update rules are elementwise, so different parameters can be updated at once: NumPy
 # releases the GIL inside its ufunc loops. The parameters are dealt into one bucket per
-# BLAS thread (shendu.set_num_threads), largest first onto the lightest bucket, and each
-# bucket runs on its own thread with its own scratch buffers (keyed by ``_worker.slot``).
-# Small steps stay serial: below PARALLEL_MIN elements the hand-offs cost more than they save.
+# BLAS thread (shendu.set_num_threads), largest first onto the lightest bucket, and the
+# buckets run on shendu's thread pool, each with its own scratch buffers (keyed by
+# ``_worker.slot``). Small steps stay serial: below PARALLEL_MIN elements the hand-offs
+# cost more than they save.
 PARALLEL_MIN = 1 << 20
 _worker = threading.local()
-_pool = [None, None, 0]        # executor, the pid that made it, its number of workers
 
 
 def _buckets(work, t):
@@ -528,21 +526,13 @@ def _run_updates(update, work):
         for item in work:
             update(*item)
         return
-    if _pool[1] != os.getpid() or _pool[2] < t - 1:
-        _pool[:] = [ThreadPoolExecutor(t - 1, thread_name_prefix="shendu-optim"), os.getpid(),
-                    t - 1]
+    buckets = _buckets(work, t)
 
-    def run(slot, items):
+    def run(slot):
         _worker.slot = slot
         try:
-            for item in items:
+            for item in buckets[slot]:
                 update(*item)
         finally:
             _worker.slot = 0
-    buckets = _buckets(work, t)
-    futures = [_pool[0].submit(run, i, b) for i, b in enumerate(buckets[1:], 1)]
-    try:
-        run(0, buckets[0])
-    finally:
-        for f in futures:
-            f.result()
+    _threads.run_each(run, t)
