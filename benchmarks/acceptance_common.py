@@ -33,7 +33,9 @@ def torch_twins():
 
 
 def read_idx(path):
-    """An IDX file (optionally .gz) as a NumPy array."""
+    """An IDX file (optionally .gz) as a NumPy array. (shendu.datasets.mnist.read_idx does
+    this with full validation, but the torch worker must not import shendu: its allocator
+    tuning at import would change the process being timed.)"""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
         raw = f.read()

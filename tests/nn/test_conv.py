@@ -577,8 +577,12 @@ def test_threads_after_fork(monkeypatch):
     ((5, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),          # LeNet's first layer
     ((3, 2, 24, 25), (4, 2, 3, 3), dict(padding=1)),
     ((4, 1, 30, 30), (3, 1, 3, 3), dict(stride=1, dilation=2)),
+    ((3, 4, 17, 16), (6, 2, 3, 3), dict(padding=1, groups=2)),    # forward per image, grouped
+    ((2, 4, 20, 22), (4, 2, 3, 2), dict(stride=(1, 2), groups=2)),
+    ((3, 3, 9, 8), (5, 3, 2, 2), dict(padding=1)),                # 90 positions, small weight
 ])
 def test_small_weight_gradient_summed_per_image(xs, ws, kw):
-    # few outputs, few weights, >= 512 positions: the weight gradient is a sum of per-image
-    # products (conv.PER_IMAGE_MAX_W)
+    # many positions per image: the forward is one product per image straight into the
+    # output (conv.PER_IMAGE_Y_MAX_W); few outputs, few weights, >= 512 positions: the weight
+    # gradient is a sum of per-image products (conv.PER_IMAGE_MAX_W)
     check(lambda L, x, w: L.nn.functional.conv2d(x, w, **kw), xs, ws)

@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba, 2015), with AMSGrad and coupled or decoupled weight decay."""
-import numpy as np
-
 import functools
+
+import numpy as np
 
 from .optimizer import (Optimizer, _check_betas, _check_differentiable, _check_nonnegative,
                         _in_chunks, _lerp_, _next_step, _square_avg_, _scalar_state,
