@@ -7,12 +7,13 @@ from ._tensor import Tensor, _make
 from .autograd.function import Node
 from ._ops._base import normalize_dims, cast
 from ._ops.reduction import Norm2, amax, amin, sum as _sum
-from ._ops.elementwise import abs as _abs, pow as _pow
+from ._ops.elementwise import abs as _abs, pow as _pow, sqrt as _sqrt, where as _where, \
+    clamp as _clamp
 from ._ops.linalg import matmul
 from . import _dtype
 
 __all__ = ["vector_norm", "norm", "matrix_norm", "inv", "det", "solve", "eigh", "eigvalsh",
-           "matmul", "cond"]
+           "svdvals", "matmul", "cond"]
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
@@ -47,9 +48,30 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     elif ord in (math.inf, -math.inf):
         s = _sum(_abs(A), d1, keepdim=True)
         r = amax(s, d0, keepdim=True) if ord > 0 else amin(s, d0, keepdim=True)
+    elif ord in (2, -2, "nuc"):
+        sv = svdvals(A.movedim((d0, d1), (-2, -1)))
+        r = sv.sum(-1) if ord == "nuc" else sv[..., 0] if ord == 2 else sv[..., -1]
+        if keepdim:
+            r = r.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1))
+        return r
     else:
-        raise NotImplementedError(f"matrix_norm ord={ord!r}")
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord!r} not supported (use 'fro', "
+                           "'nuc', 1, -1, 2, -2, inf or -inf)")
     return r if keepdim else r.squeeze((d0, d1))
+
+
+def svdvals(A):
+    """Singular values of (..., m, n), in descending order: the square roots of the
+    eigenvalues of the smaller Gram matrix (A^T A or A A^T), so that first and second
+    derivatives come from eigh's. Relative accuracy of a singular value s is about
+    eps * (s_max / s)^2: fine unless A is nearly rank-deficient."""
+    if A._data.ndim < 2:
+        raise RuntimeError(f"linalg.svdvals: The input tensor A must have at least 2 "
+                           f"dimensions, got {A._data.ndim}")
+    m, n = A._data.shape[-2:]
+    gram = A.mT @ A if m >= n else A @ A.mT
+    lam = eigvalsh(gram)                                 # ascending
+    return _sqrt(_clamp(lam, min=0.0)).flip(-1)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -142,15 +164,20 @@ class Eigh(Node):
         return w, v
 
     def backward(self, gw, gv):
-        w, v = self.w, self.v
-        V = _make(v, None, 0)
-        inner = np.zeros(v.shape, dtype=v.dtype)
+        # the outputs rebuilt with this node as grad_fn, so that the backward (written with
+        # shendu ops) is itself differentiable: Hessians through eigh see V and w move
+        W, V = _make(self.w, self, 0), _make(self.v, self, 1)
+        eye = _make(np.eye(self.w.shape[-1], dtype=self.w.dtype), None, 0)
+        inner = None
         if gw is not None:
-            inner = inner + np.einsum("...i,ij->...ij", gw._data, np.eye(w.shape[-1]))
-        diff = w[..., None, :] - w[..., :, None]
-        with np.errstate(divide="ignore"):
-            F = np.where(diff == 0, 0.0, 1.0 / np.where(diff == 0, 1.0, diff))
-        inner = _make(inner, None, 0) + _make(F, None, 0) * (V.mT @ gv)
+            inner = gw.unsqueeze(-1) * eye                       # diag(gw)
+        if gv is not None:
+            same = self.w[..., None, :] == self.w[..., :, None]
+            diff = W.unsqueeze(-2) - W.unsqueeze(-1)             # [i, j] = w_j - w_i
+            F = _where(_make(same, None, 0), 0.0,
+                       1.0 / _where(_make(same, None, 0), 1.0, diff))
+            term = F * (V.mT @ gv)
+            inner = term if inner is None else inner + term
         g = V @ inner @ V.mT
         return (g + g.mT) * 0.5, None
 
@@ -165,8 +192,16 @@ def eigvalsh(A, UPLO="L"):
 
 
 def cond(A, p=None):
-    s = np.linalg.svd(A._data, compute_uv=False)
-    return _make(np.asarray(s[..., 0] / s[..., -1]), None, 0)
+    """Condition number: s_max / s_min for p None or 2 (s_min / s_max for -2), else
+    ||A||_p ||A^-1||_p for p in 'fro', 'nuc', 1, -1, inf, -inf (square A)."""
+    if p is None or p in (2, -2):
+        sv = svdvals(A)
+        r = sv[..., 0] / sv[..., -1]
+        return r if p != -2 else 1.0 / r
+    if p not in ("fro", "nuc", 1, -1, math.inf, -math.inf):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p!r}")
+    _square(A, "cond")
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
 
 
 def _square(A, name):
