@@ -17,6 +17,7 @@ import itertools
 
 import numpy as np
 
+from .. import _kernels, _threads
 from .._tensor import _make
 from ..autograd.function import Node
 from . import shape as _shape
@@ -187,6 +188,9 @@ class Windows:
             t.shape[1] == 1 or (t.shape[0] == 1 or t[1, 0] > t[0, -1]) for t in tables)
         self.tiles = self.disjoint and all(t.size == L + b + a for t, L, (b, a) in
                                            zip(tables, self.in_size, pads))
+        # 2x2 windows at stride 2 tiling the padded plane: the compiled kernels' case
+        self.pairs = self.tiles and self.kshape == (2, 2) and all(
+            np.array_equal(t, np.arange(t.shape[0])[:, None] * 2 + np.arange(2)) for t in tables)
 
     @classmethod
     def regular(cls, in_size, out, kernel, stride, pad, dilation):
@@ -267,15 +271,61 @@ def _exact_argmax(views, win):
     return arg
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+KERNEL_SPLIT_MIN = 1 << 15      # elements (of the first array) from which the batch is split
+
+
+def _use_kernel(win, dtype):
+    return win.pairs and dtype in _KERNEL_DTYPES and _kernels.enabled()
+
+
+def _over_batch(kernel, *arrays):
+    """kernel(*arrays) with the arrays cut along their first axis into one part per thread
+    (the kernels release the GIL), or in one go when the work is small; returns whether
+    any part returned True."""
+    n = arrays[0].shape[0]
+    t = min(_threads.get_num_threads(), n) if arrays[0].size >= KERNEL_SPLIT_MIN else 1
+    if t <= 1:
+        return bool(kernel(*arrays))
+    bounds = [n * i // t for i in range(t + 1)]
+    flags = [False] * t
+
+    def part(i):
+        flags[i] = kernel(*(a[bounds[i]:bounds[i + 1]] for a in arrays))
+    _threads.run_each(part, t)
+    return any(flags)
+
+
+def _planes(a):
+    """(N, C, H, W) -> (N*C, H, W) (a view when the layout allows)."""
+    return a.reshape((-1,) + a.shape[2:])
+
+
+def _max_pool_2x2(xp, out_shape):
+    """The compiled twin of _argmax_views for Windows.pairs: (out, uint8 arg), or None
+    when a window holds a NaN."""
+    out = np.empty(out_shape, xp.dtype)
+    arg = np.empty(out_shape, np.uint8)
+    if _over_batch(_kernels.max_pool_2x2, _planes(xp), _planes(out), _planes(arg)):
+        return None
+    return out, arg
+
+
 class MaxPool(Node):
     """Window maxima; backward sends each gradient to its window's first argmax."""
 
     def forward(self, x, win, with_indices):
         xp = win.pad(x, _lowest(x.dtype))
-        views = [xp[key] for key in win.keys]
-        out, arg = _argmax_views(views, self._needs_grad or with_indices)
+        need_arg = self._needs_grad or with_indices
+        fast = None
+        if need_arg and _use_kernel(win, x.dtype):
+            fast = _max_pool_2x2(xp, x.shape[:2] + win.out)
+        if fast is not None:
+            out, arg = fast
+        else:
+            out, arg = _argmax_views([xp[key] for key in win.keys], need_arg)
         if arg is not None and out.size and x.dtype.kind == "f" and not out.min() > -np.inf:
-            arg = _exact_argmax(views, win)
+            arg = _exact_argmax([xp[key] for key in win.keys], win)
         if self._needs_grad:
             self.win, self.arg = win, arg
         if with_indices:
@@ -288,11 +338,16 @@ class MaxPool(Node):
 
 class MaxScatter(Node):
     """gy added back at each window's argmax (zeros elsewhere): the adjoint of MaxGather.
-    (Masks multiply rather than select, which is 4x faster; an infinite or NaN gradient
-    therefore also reaches the other positions of its window as NaN.)"""
+    (In NumPy masks multiply rather than select, which is 4x faster; an infinite or NaN
+    gradient therefore also reaches the other positions of its window as NaN. The compiled
+    2x2 kernel selects, as torch does.)"""
 
     def forward(self, gy, win, arg):
         self.win, self.arg = win, arg
+        if _use_kernel(win, gy.dtype):
+            gxp = np.empty(win.padded_shape(gy.shape[:2]), dtype=gy.dtype)
+            _over_batch(_kernels.max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp))
+            return win.unpad(gxp)
         gxp = (np.empty if win.tiles else np.zeros)(win.padded_shape(gy.shape[:2]),
                                                     dtype=gy.dtype)
         for k, key in enumerate(win.keys):

@@ -1,0 +1,200 @@
+"""The compiled kernels (shendu._kernels, numba) against their NumPy twins, which are the
+reference: 2x2 max pooling forward (values, indices) and backward, and conv's widened-row
+col2im. Where numba is missing, the kernels' plain-Python loops are checked instead on
+small inputs, and the ops must still run (on the twins)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import shendu
+import shendu.nn.functional as SF
+from shendu import _kernels
+from shendu._ops import conv as C
+
+HAVE_NUMBA = _kernels._numba_importable()
+needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+
+@pytest.fixture
+def kernels_on():
+    prev = _kernels.set_enabled(True)
+    yield
+    _kernels.set_enabled(prev)
+
+
+def _both(fn):
+    """fn() with the kernels on, then off (the NumPy twins)."""
+    prev = _kernels.enabled()
+    try:
+        _kernels.set_enabled(True)
+        a = fn()
+        _kernels.set_enabled(False)
+        b = fn()
+    finally:
+        _kernels._state["enabled"] = prev
+    return a, b
+
+
+def _pool_run(x, g, **kw):
+    """max_pool2d of x (values, indices, input gradient for upstream g) as arrays."""
+    t = shendu.tensor(x, requires_grad=True)
+    out, idx = SF.max_pool2d(t, 2, return_indices=True, **kw)
+    out.backward(shendu.tensor(g))
+    return out.detach().numpy(), idx.numpy(), t.grad.numpy()
+
+
+POOL_CASES = [
+    ((2, 3, 6, 6), {}),
+    ((3, 2, 9, 7), {}),                                  # odd sizes: a tail no window reads
+    ((2, 3, 9, 7), dict(ceil_mode=True)),                # windows over the padding
+    ((1, 4, 8, 5), dict(padding=1)),
+    ((2, 2, 7, 8), dict(padding=1, ceil_mode=True)),
+    ((5, 1, 2, 2), {}),
+    ((200, 6, 12, 12), {}),                              # big enough to split over threads
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape,kw", POOL_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_kernel_equals_numpy_twin(shape, kw, dtype, ties):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, size=shape) if ties else rng.standard_normal(shape)
+    x = x.astype(dtype)
+    ref = torch.nn.functional.max_pool2d(torch.tensor(x), 2, **kw)
+    g = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    (a, b) = _both(lambda: _pool_run(x, g, **kw))
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a[0], ref.numpy())
+
+
+@needs_numba
+def test_max_pool_kernel_nan_and_minus_infinity_follow_torch(kernels_on):
+    x = np.random.default_rng(1).standard_normal((2, 3, 6, 6))
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 4:, 4:] = -np.inf
+    x[1, 2, 0, 0] = np.inf
+    t = torch.tensor(x)
+    want, want_i = torch.nn.functional.max_pool2d(t, 2, padding=1, return_indices=True)
+    got, got_i = SF.max_pool2d(shendu.tensor(x), 2, padding=1, return_indices=True)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
+
+
+@needs_numba
+def test_max_pool_kernel_second_derivative(kernels_on):
+    """MaxScatter's kernel sits on the double-backward path too."""
+    x = shendu.tensor(np.random.default_rng(2).standard_normal((2, 2, 6, 4)),
+                      requires_grad=True)
+    assert shendu.autograd.gradcheck(lambda t: SF.max_pool2d(t, 2) ** 2, (x,))
+    assert shendu.autograd.gradgradcheck(lambda t: SF.max_pool2d(t, 2) ** 2, (x,))
+
+
+def test_max_pool_kernel_loops_in_plain_python():
+    """The kernels' source, run as Python (no numba needed), against the NumPy twin."""
+    from shendu._ops import pooling as P
+    rng = np.random.default_rng(4)
+    x = rng.integers(-1, 2, size=(2, 3, 5, 4)).astype(np.float64)
+    win = P.Windows.regular((5, 4), (2, 2), (2, 2), (2, 2), (0, 0), (1, 1))
+    assert win.pairs
+    xp = win.pad(x, -np.inf)
+    want_out, want_arg = P._argmax_views([xp[k] for k in win.keys], True)
+    out, arg = np.empty((6, 2, 2)), np.empty((6, 2, 2), np.uint8)
+    assert not _kernels.max_pool_2x2.py(xp.reshape(6, 4, 4), out, arg)
+    np.testing.assert_array_equal(out.reshape(want_out.shape), want_out)
+    np.testing.assert_array_equal(arg.reshape(want_arg.shape), want_arg)
+    gy = rng.standard_normal((2, 3, 2, 2))
+    gx = np.empty((6, 4, 4))
+    _kernels.max_unpool_2x2.py(gy.reshape(6, 2, 2), arg, gx)
+    prev = _kernels.set_enabled(False) if HAVE_NUMBA else None
+    try:
+        want_gx = P.MaxScatter().forward(gy, win, want_arg)
+    finally:
+        if HAVE_NUMBA:
+            _kernels._state["enabled"] = prev
+    np.testing.assert_array_equal(gx.reshape(2, 3, 4, 4), want_gx[:, :, :4, :4])
+    xn = xp.reshape(6, 4, 4).copy()
+    xn[3, 1, 2] = np.nan
+    assert _kernels.max_unpool_2x2.py is not None and _kernels.max_pool_2x2.py(xn, out, arg)
+
+
+# convolutions whose input gradient takes the widened-row col2im (stride 1, output much
+# smaller than the input): no padding, padding, dilation, non-square, groups
+COL2IM_CASES = [
+    ((3, 6, 14, 14), (16, 6, 5, 5), dict()),
+    ((2, 3, 11, 9), (4, 3, 3, 4), dict(padding=(1, 0))),
+    ((2, 4, 16, 14), (6, 2, 3, 3), dict(dilation=2, groups=2)),
+    ((1, 2, 9, 13), (3, 2, 4, 2), dict(padding=1, dilation=(2, 3))),
+]
+
+
+@needs_numba
+@pytest.mark.parametrize("xs,ws,kw", COL2IM_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_col2im_kernel_equals_numpy_twin(xs, ws, kw, dtype):
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    geom_used = []
+    real = C._col2im_wide
+
+    def spy(dcols, g, out):
+        geom_used.append(g)
+        return real(dcols, g, out)
+
+    def run():
+        t = shendu.tensor(x, requires_grad=True)
+        y = SF.conv2d(t, shendu.tensor(w), **kw)
+        y.backward(shendu.tensor(np.cos(np.arange(y.numel())).reshape(y.shape).astype(dtype)))
+        return t.grad.numpy()
+    C._col2im_wide = spy
+    try:
+        a, b = _both(run)
+    finally:
+        C._col2im_wide = real
+    assert geom_used, "the case should take the widened-row col2im"
+    np.testing.assert_array_equal(a, b)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, torch.tensor(w.astype(np.float64)), **kw)
+    ty.backward(torch.tensor(np.cos(np.arange(ty.numel())).reshape(ty.shape)))
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(a, tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_col2im_kernel_loop_in_plain_python():
+    rng = np.random.default_rng(6)
+    g = C.Geometry((10, 9), (8, 7), (3, 3), (1, 1), (1, 1), (0, 0))
+    wide = C._wide_rows(g)
+    assert wide is not None
+    d = rng.standard_normal((2, 9, 3, int(np.prod(wide))))
+    offsets, _ = C._flat_offsets(g)
+    want = np.empty((3, 2, 10, 9))
+    prev = _kernels._state["enabled"]
+    _kernels._state["enabled"] = False
+    try:
+        C._col2im_wide(d, g, want)
+    finally:
+        _kernels._state["enabled"] = prev
+    got = np.empty_like(want)
+    _kernels.col2im_rows.py(d, np.asarray(offsets, np.int64), g.L[1], g.lo[0], g.lo[1], got)
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
+
+
+def test_switch_and_environment():
+    if HAVE_NUMBA:
+        prev = _kernels.set_enabled(False)
+        assert not _kernels.enabled()
+        _kernels.set_enabled(prev)
+    else:
+        with pytest.raises(RuntimeError, match="numba"):
+            _kernels.set_enabled(True)
+    code = "import shendu._kernels as k; print(k.enabled())"
+    env = dict(os.environ, SHENDU_NUMBA="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "False"
