@@ -6,6 +6,11 @@ Both frameworks get the same pipeline: the IDX files are read once with NumPy, s
 by the framework's own ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)``. The
 time of an epoch is the wall time of its training loop (forward, loss, backward, optimizer
 step, loading); evaluation on the test set is timed apart.
+
+The two processes run in lockstep, epoch by epoch (shendu's epoch 1, torch's epoch 1,
+shendu's epoch 2, ...), each idle while the other trains, with a short pause in between:
+the machine's speed drifts by tens of percent over minutes, and interleaving puts both
+frameworks under the same drift (run one after the other, the ratio moved 1.4x-1.9x).
 """
 import gzip
 import json
@@ -62,9 +67,10 @@ def load_mnist_like(folder, mean, std):
 
 
 def train_and_time(lib, model, data, epochs, batch_size, make_optimizer, make_scheduler=None,
-                   limit=None, log=None):
+                   limit=None, log=None, turn=None):
     """Train ``model`` with ``lib`` (torch or shendu: the same code for both) and return
-    the per-epoch training times, losses and test accuracies."""
+    the per-epoch training times, losses and test accuracies. ``turn()``, if given, is
+    called before each epoch and returns when this process may run it."""
     x_tr, y_tr, x_te, y_te = data
     if limit:
         x_tr, y_tr = x_tr[:limit], y_tr[:limit]
@@ -78,6 +84,8 @@ def train_and_time(lib, model, data, epochs, batch_size, make_optimizer, make_sc
     loss_fn = lib.nn.CrossEntropyLoss()
     rec = {"epoch_time": [], "train_loss": [], "test_accuracy": [], "eval_time": []}
     for epoch in range(1, epochs + 1):
+        if turn is not None:
+            turn()
         model.train()
         total, n = 0.0, 0
         t0 = time.perf_counter()
@@ -103,7 +111,16 @@ def train_and_time(lib, model, data, epochs, batch_size, make_optimizer, make_sc
         if log:
             log(f"[{lib.__name__}] epoch {epoch}: loss {rec['train_loss'][-1]:.4f}  test acc "
                 f"{100 * rec['test_accuracy'][-1]:.2f}%  {rec['epoch_time'][-1]:.1f}s")
+    if turn is not None:
+        turn()
     return rec
+
+
+def wait_turn():
+    """The worker's side of the lockstep: say 'ready' and wait for 'go' from the parent."""
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("acceptance worker: the parent went away")
 
 
 def parse_args(doc, data_dir, epochs, lr):
@@ -138,21 +155,51 @@ def finish(lib, rec, args, n_train):
     print(json.dumps(rec))
 
 
+SETTLE_S = 0.5     # pause between turns: the finished process's thread pools stop spinning
+
+
 def run_workers(script, frameworks, args, threads):
-    """Run ``script --worker <fw> <args>`` once per framework, each in its own process
-    with ``threads`` BLAS/OpenMP threads; return {framework: result dict}."""
-    results = {}
+    """Start ``script --worker <fw> <args>`` once per framework, each in its own process
+    with ``threads`` BLAS/OpenMP threads, and let them train in turns, one epoch at a time
+    (see the module docstring); return {framework: result dict}."""
+    procs = {}
     for fw in frameworks:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    MKL_NUM_THREADS=str(threads))
         env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
         cmd = [sys.executable, script, "--worker", fw, *args]
         print(f"$ {' '.join(cmd[1:])}", file=sys.stderr, flush=True)
-        p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
-        if p.returncode != 0:
-            raise SystemExit(f"the {fw} run failed (exit {p.returncode})")
-        results[fw] = json.loads(p.stdout.strip().splitlines()[-1])
-    return results
+        procs[fw] = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def expect(fw, what):
+        line = procs[fw].stdout.readline()
+        if not line:
+            raise SystemExit(f"the {fw} run failed (exit {procs[fw].wait()})")
+        if what == "ready" and line.strip() != "ready":
+            raise SystemExit(f"the {fw} run said {line.strip()!r}, expected 'ready'")
+        return line
+
+    try:
+        for fw in procs:
+            expect(fw, "ready")                  # data loaded, model built
+        running = list(procs)
+        results = {}
+        while running:
+            for fw in list(running):
+                time.sleep(SETTLE_S)
+                procs[fw].stdin.write("go\n")
+                procs[fw].stdin.flush()
+                line = expect(fw, "any")
+                if line.strip() != "ready":      # its last line: the record
+                    results[fw] = json.loads(line)
+                    procs[fw].wait()
+                    running.remove(fw)
+        return {fw: results[fw] for fw in frameworks}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
 
 
 def markdown(title, results, target_ratio=None, accuracy_goal=None):
@@ -174,8 +221,10 @@ def markdown(title, results, target_ratio=None, accuracy_goal=None):
         verdict = "" if target_ratio is None else \
             (" (target ≤ %.1f×: %s)" % (target_ratio, "met" if ratio <= target_ratio else
                                          "NOT met"))
+        pairs = [a / b for a, b in zip(s, t)]       # epochs run in turns: neighbours in time
         lines += ["", f"shendu / torch time per epoch: **{ratio:.2f}×**{verdict}; fastest epochs: "
-                      f"{min(s) / min(t):.2f}× (less sensitive to other work on the machine)"]
+                      f"{min(s) / min(t):.2f}×; epoch by epoch: "
+                      f"{', '.join(f'{r:.2f}' for r in pairs)} (median {statistics.median(pairs):.2f}×)"]
     if accuracy_goal is not None and "shendu" in results:
         acc = results["shendu"]["test_accuracy"][-1]
         lines.append(f"shendu test accuracy {100 * acc:.2f}% (goal ≥ {100 * accuracy_goal:.1f}%: "

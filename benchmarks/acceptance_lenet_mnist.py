@@ -1,6 +1,7 @@
 """Acceptance: LeNet-5 on the full MNIST (60,000 training / 10,000 test images) must reach
 ≥ 99.0% test accuracy, and its time per epoch should be ≤ 1.5× PyTorch's for the same model,
-data pipeline, batch size and optimizer (each framework in its own process, same session).
+data pipeline, batch size and optimizer (each framework in its own process, same session,
+epochs in turns).
 
     python benchmarks/acceptance_lenet_mnist.py                       # both frameworks
     python benchmarks/acceptance_lenet_mnist.py --frameworks shendu --epochs 3
@@ -16,7 +17,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from acceptance_common import (load_mnist_like, train_and_time, parse_args,  # noqa: E402
-                               run_all, finish, markdown, torch_twins)
+                               run_all, finish, markdown, torch_twins,
+                               wait_turn)
 
 DEFAULT_DATA = "/work/shared/data/mnist"
 
@@ -37,7 +39,8 @@ def worker(fw, args):
     sched = lambda o: lib.optim.lr_scheduler.MultiStepLR(                         # noqa: E731
         o, milestones=[max(1, args.epochs - 2)], gamma=0.1)
     rec = train_and_time(lib, model, data, args.epochs, args.batch_size, opt, sched,
-                         limit=args.limit, log=lambda s: print(s, file=sys.stderr, flush=True))
+                         limit=args.limit, log=lambda s: print(s, file=sys.stderr, flush=True),
+                         turn=wait_turn)
     finish(lib, rec, args, len(data[0]))
 
 

@@ -15,7 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from acceptance_common import (load_mnist_like, train_and_time, parse_args,  # noqa: E402
-                               run_all, finish, markdown, torch_twins)
+                               run_all, finish, markdown, torch_twins,
+                               wait_turn)
 
 DEFAULT_DATA = "/work/shared/data/fashion-mnist"
 
@@ -35,7 +36,8 @@ def worker(fw, args):
     opt = lambda params: lib.optim.SGD(params, lr=args.lr, momentum=0.9,         # noqa: E731
                                        weight_decay=5e-4)
     rec = train_and_time(lib, model, data, args.epochs, args.batch_size, opt, limit=args.limit,
-                         log=lambda s: print(s, file=sys.stderr, flush=True))
+                         log=lambda s: print(s, file=sys.stderr, flush=True),
+                         turn=wait_turn)
     finish(lib, rec, args, len(data[0]))
 
 
