@@ -54,7 +54,7 @@ POOL_CASES = [
     ((1, 4, 8, 5), dict(padding=1)),
     ((2, 2, 7, 8), dict(padding=1, ceil_mode=True)),
     ((5, 1, 2, 2), {}),
-    ((200, 6, 12, 12), {}),                              # big enough to split over threads
+    ((100, 6, 24, 24), {}),                              # big enough to split over threads
 ]
 
 
@@ -198,3 +198,62 @@ def test_switch_and_environment():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(7,), (3, 5, 4), (64, 6, 28, 28), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernels_equal_numpy_twins(shape, dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(dtype)
+    if x.size > 3:
+        x.reshape(-1)[:3] = [0.0, -0.0, np.nan]
+    g = rng.standard_normal(shape).astype(dtype)
+
+    def run():
+        t = shendu.tensor(x, requires_grad=True)
+        y = shendu.relu(t)
+        y.backward(shendu.tensor(g))
+        return y.detach().numpy(), t.grad.numpy()
+    a, b = _both(run)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.relu(tx)
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(a[0], ty.detach().numpy())
+    np.testing.assert_array_equal(a[1], tx.grad.numpy())
+
+
+@needs_numba
+def test_masked_gradient_kernel_follows_torch_for_infinite_gradients(kernels_on):
+    """The select gives 0 where the mask is off even for an inf/NaN incoming gradient (the
+    NumPy twin's multiply gives NaN there: the documented deviation)."""
+    x = np.array([-1.0, 2.0, -3.0, 4.0])
+    g = np.array([np.inf, 1.0, np.nan, -np.inf])
+    for fn in (lambda L, t: L.relu(t), lambda L, t: L.clamp(t, -2.0, 3.0),
+               lambda L, t: L.nn.functional.hardtanh(t)):
+        t = shendu.tensor(x, requires_grad=True)
+        fn(shendu, t).backward(shendu.tensor(g))
+        tt = torch.tensor(x, requires_grad=True)
+        fn(torch, tt).backward(torch.tensor(g))
+        np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+@needs_numba
+def test_relu_kernel_non_contiguous_and_double_backward(kernels_on):
+    x = np.random.default_rng(8).standard_normal((6, 8))[:, ::2]
+    t = shendu.tensor(x, requires_grad=True)
+    assert shendu.autograd.gradcheck(lambda u: shendu.relu(u) * u, (t,))
+    assert shendu.autograd.gradgradcheck(lambda u: shendu.relu(u) * u, (t,))
+
+
+def test_relu_kernel_loops_in_plain_python():
+    x = np.array([-1.0, 0.0, -0.0, 2.0, np.nan, np.inf, -np.inf])
+    y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
+    _kernels.relu_mask.py(x, y, m)
+    np.testing.assert_array_equal(y, torch.relu(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(m, ~(x <= 0))
+    g, out = np.arange(7.0) + 1, np.empty(7)
+    _kernels.select.py(g, m, out)
+    np.testing.assert_array_equal(out, np.where(m, g, 0.0))

@@ -194,9 +194,6 @@ def _run_chunks(chunks, fn):
 
 
 # ---------------------------------------------------------------------- im2col / col2im
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))    # numba's (shendu._kernels)
-
-
 def _crop(g):
     """The index of x inside its padded buffer."""
     return (Ellipsis,) + tuple(slice(l_, l_ + n) for l_, n in zip(g.lo, g.S))
@@ -421,7 +418,7 @@ def _col2im_wide(dcols, g, out):
     """col2im of columns (C, prod(K), n, prod(P0, L1, ...)) laid on widened rows."""
     c, _, n, m = dcols.shape
     offsets, slack = _flat_offsets(g)
-    if g.nd == 2 and dcols.dtype in _KERNEL_DTYPES and _kernels.enabled():
+    if g.nd == 2 and dcols.dtype in _kernels.KERNEL_DTYPES and _kernels.enabled():
         _kernels.col2im_rows(dcols, np.asarray(offsets, np.int64), g.L[1], g.lo[0], g.lo[1],
                              out)
         return

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from .. import _dtype
+from .. import _dtype, _kernels
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
@@ -539,11 +539,24 @@ class Sigmoid(Node):
         return gy * (y * (1.0 - y))
 
 
+def _flat_kernel_ok(*arrays):
+    """Whether the compiled elementwise kernels take these arrays: numba on, a float
+    dtype it compiles, C-contiguous (so each is one flat run) and of one shape."""
+    a = arrays[0]
+    return (a.dtype in _kernels.KERNEL_DTYPES and _kernels.enabled()
+            and all(b.flags.c_contiguous and b.shape == a.shape for b in arrays))
+
+
 class Relu(Node):
     def forward(self, x):
+        if self._needs_grad and _flat_kernel_ok(x):
+            y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
+            _kernels.run_split(_kernels.relu_mask, x.reshape(-1), y.reshape(-1), m.reshape(-1))
+            self.mask = m
+            return y
         y = np.maximum(x, 0)
         if self._needs_grad:
-            self.mask = y > 0
+            self.mask = ~np.less_equal(y, 0)       # torch: a NaN passes its gradient
         return y
 
     def backward(self, gy):
@@ -553,11 +566,16 @@ class Relu(Node):
 class MaskGrad(Node):
     """gy * mask for a constant boolean mask (the backward of relu, clamp, ...).
 
-    A multiplication (4-5x faster than np.where); it differs from torch only where the
-    incoming gradient is already inf/NaN at a masked-out position (NaN * 0 = NaN)."""
+    In NumPy a multiplication (4-5x faster than np.where); it differs from torch only where
+    the incoming gradient is already inf/NaN at a masked-out position (NaN * 0 = NaN). The
+    compiled kernel selects, as torch does."""
 
     def forward(self, g, mask):
         self.mask = mask
+        if mask.dtype == np.bool_ and _flat_kernel_ok(g, mask):
+            out = np.empty_like(g)
+            _kernels.run_split(_kernels.select, g.reshape(-1), mask.reshape(-1), out.reshape(-1))
+            return out
         return np.multiply(g, mask, dtype=g.dtype)
 
     def backward(self, gg):

@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from .. import _kernels, _threads
+from .. import _kernels
 from .._tensor import _make
 from ..autograd.function import Node
 from . import shape as _shape
@@ -271,29 +271,8 @@ def _exact_argmax(views, win):
     return arg
 
 
-_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-KERNEL_SPLIT_MIN = 1 << 15      # elements (of the first array) from which the batch is split
-
-
 def _use_kernel(win, dtype):
-    return win.pairs and dtype in _KERNEL_DTYPES and _kernels.enabled()
-
-
-def _over_batch(kernel, *arrays):
-    """kernel(*arrays) with the arrays cut along their first axis into one part per thread
-    (the kernels release the GIL), or in one go when the work is small; returns whether
-    any part returned True."""
-    n = arrays[0].shape[0]
-    t = min(_threads.get_num_threads(), n) if arrays[0].size >= KERNEL_SPLIT_MIN else 1
-    if t <= 1:
-        return bool(kernel(*arrays))
-    bounds = [n * i // t for i in range(t + 1)]
-    flags = [False] * t
-
-    def part(i):
-        flags[i] = kernel(*(a[bounds[i]:bounds[i + 1]] for a in arrays))
-    _threads.run_each(part, t)
-    return any(flags)
+    return win.pairs and dtype in _kernels.KERNEL_DTYPES and _kernels.enabled()
 
 
 def _planes(a):
@@ -306,7 +285,7 @@ def _max_pool_2x2(xp, out_shape):
     when a window holds a NaN."""
     out = np.empty(out_shape, xp.dtype)
     arg = np.empty(out_shape, np.uint8)
-    if _over_batch(_kernels.max_pool_2x2, _planes(xp), _planes(out), _planes(arg)):
+    if _kernels.run_split(_kernels.max_pool_2x2, _planes(xp), _planes(out), _planes(arg)):
         return None
     return out, arg
 
@@ -346,7 +325,7 @@ class MaxScatter(Node):
         self.win, self.arg = win, arg
         if _use_kernel(win, gy.dtype):
             gxp = np.empty(win.padded_shape(gy.shape[:2]), dtype=gy.dtype)
-            _over_batch(_kernels.max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp))
+            _kernels.run_split(_kernels.max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp))
             return win.unpad(gxp)
         gxp = (np.empty if win.tiles else np.zeros)(win.padded_shape(gy.shape[:2]),
                                                     dtype=gy.dtype)
