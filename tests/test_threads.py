@@ -42,3 +42,59 @@ def test_an_error_in_a_pool_part_reaches_the_caller_after_all_parts():
         _threads.run_each(part, 3)
     assert sorted(done) == [0, 2]
     assert not _threads.in_parallel_region()
+
+
+# ---------------------------------------------------------------------- split ufuncs
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from shendu._ops import _base  # noqa: E402
+
+N_SPLIT = _base.UFUNC_SPLIT_MIN + 37      # large enough to split, with an odd tail
+
+
+@pytest.fixture
+def two_threads():
+    prev = _threads.get_num_threads()
+    _threads.set_num_threads(2)
+    yield
+    _threads.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_split_ufunc_equals_the_plain_call_bitwise(dtype, two_threads, monkeypatch):
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal(N_SPLIT) * 3).astype(dtype)
+    b = (rng.standard_normal(N_SPLIT) + 5).astype(dtype)
+    calls = []
+    real = _threads.run_each
+    monkeypatch.setattr(_threads, "run_each", lambda fn, n: (calls.append(n), real(fn, n)))
+    cases = [(np.add, (a, b)), (np.multiply, (a, 1.01)), (np.subtract, (1.0, a)),
+             (np.true_divide, (a, b)), (np.negative, (a,)), (np.abs, (a,))]
+    if dtype != np.int64:
+        cases += [(np.exp, (a,)), (np.tanh, (a,)), (np.log, (np.abs(a),)),
+                  (np.sqrt, (np.abs(a),)), (np.power, (np.abs(a), 1.7))]
+    for f, args in cases:
+        got, want = _base.ufunc(f, *args), f(*args)
+        assert got.dtype == want.dtype and got.shape == want.shape, f
+        np.testing.assert_array_equal(got, want, err_msg=f.__name__)
+    assert calls and all(n == 2 for n in calls)
+
+
+def test_split_ufunc_falls_back_for_broadcasting_and_views(two_threads):
+    a = np.ones((N_SPLIT // 8, 8))
+    assert np.array_equal(_base.ufunc(np.add, a, np.arange(8.0)), a + np.arange(8.0))
+    assert np.array_equal(_base.ufunc(np.add, a[:, ::2], 1.0), a[:, ::2] + 1.0)
+    with pytest.raises(ValueError):
+        _base.ufunc(np.add, a, np.ones(3))
+
+
+def test_split_ufunc_carries_the_callers_errstate(two_threads):
+    z = np.zeros(N_SPLIT)
+    with np.errstate(divide="raise"):
+        with pytest.raises(FloatingPointError):
+            _base.ufunc(np.log, z)
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isneginf(_base.ufunc(np.log, z)).all()

@@ -11,7 +11,7 @@ from .. import _dtype, _kernels
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
-                    broadcast_shapes)
+                    broadcast_shapes, ufunc)
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "neg", "negative", "abs", "absolute",
@@ -50,7 +50,7 @@ class Add(Node):
     def forward(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
         try:
-            return a + b
+            return ufunc(np.add, a, b)
         except ValueError:
             raise _bcast_error(a, b, "add") from None
 
@@ -64,7 +64,7 @@ class Sub(Node):
     def forward(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
         try:
-            return a - b
+            return ufunc(np.subtract, a, b)
         except ValueError:
             raise _bcast_error(a, b, "sub") from None
 
@@ -80,7 +80,7 @@ class Mul(Node):
     def forward(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
         try:
-            return a * b
+            return ufunc(np.multiply, a, b)
         except ValueError:
             raise _bcast_error(a, b, "mul") from None
 
@@ -97,7 +97,7 @@ class Div(Node):
     def forward(self, a, b):
         self.sa, self.sb = shape_of(a), shape_of(b)
         try:
-            return a / b
+            return ufunc(np.true_divide, a, b)
         except ValueError:
             raise _bcast_error(a, b, "div") from None
 
@@ -115,7 +115,7 @@ class PowScalar(Node):
 
     def forward(self, x, c):
         self.c = c
-        return np.power(x, c)
+        return ufunc(np.power, x, c)
 
     def backward(self, gy):
         x, = self.saved_tensors
@@ -289,7 +289,7 @@ def _float_input(x):
 
 class Neg(Node):
     def forward(self, x):
-        return np.negative(x)
+        return ufunc(np.negative, x)
 
     def backward(self, gy):
         return -gy
@@ -310,7 +310,7 @@ class Exp(Node):
     save_output = True
 
     def forward(self, x):
-        return np.exp(x)
+        return ufunc(np.exp, x)
 
     def backward(self, gy):
         return gy * self.saved_output
@@ -330,7 +330,7 @@ class Log(Node):
     save_inputs = (0,)
 
     def forward(self, x):
-        return np.log(x)
+        return ufunc(np.log, x)
 
     def backward(self, gy):
         x, = self.saved_tensors
@@ -384,7 +384,7 @@ class Sqrt(Node):
     save_output = True
 
     def forward(self, x):
-        return np.sqrt(x)
+        return ufunc(np.sqrt, x)
 
     def backward(self, gy):
         return gy / (self.saved_output * 2.0)
@@ -519,7 +519,7 @@ class Tanh(Node):
     save_output = True
 
     def forward(self, x):
-        return np.tanh(x)
+        return ufunc(np.tanh, x)
 
     def backward(self, gy):
         y = self.saved_output
@@ -590,7 +590,7 @@ class Abs(Node):
     save_inputs = (0,)
 
     def forward(self, x):
-        return np.abs(x)
+        return ufunc(np.abs, x)
 
     def backward(self, gy):
         x, = self.saved_tensors
