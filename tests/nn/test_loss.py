@@ -199,11 +199,43 @@ def test_gradcheck_and_gradgradcheck(case):
 
 
 # ---------------------------------------------------------------- the fused cross-entropy
+def test_cross_entropy_index_form_equals_the_dense_form_and_survives_retain_graph():
+    """(N, C) logits with class indices take SoftmaxCrossEntropyIndex (no dense target);
+    its values and gradients equal the dense form's, and a second backward with
+    retain_graph gives the same gradient again (backward must not consume its softmax)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((9, 7))
+    y = np.array([0, 6, 3, 3, -100, 2, 1, 5, 4])
+    w = rng.uniform(0.5, 2.0, 7)
+    F = shendu.nn.functional
+    for red in ("mean", "sum", "none"):
+        xs = shendu.tensor(x, requires_grad=True)
+        loss = F.cross_entropy(xs, shendu.tensor(y), weight=shendu.tensor(w), reduction=red)
+        assert type(loss.grad_fn).__name__ == "SoftmaxCrossEntropyIndex"
+        g = np.ones(loss.shape)
+        loss.backward(shendu.tensor(g), retain_graph=True)
+        first = xs.grad.numpy().copy()
+        xs.grad = None
+        loss.backward(shendu.tensor(g))
+        np.testing.assert_array_equal(xs.grad.numpy(), first)
+        # the dense form: the same target as class probabilities, weighted rows
+        xd = shendu.tensor(x, requires_grad=True)
+        t = np.zeros((9, 7))
+        keep = y != -100
+        t[np.arange(9)[keep], y[keep]] = 1.0
+        per_row = -(F.log_softmax(xd, 1) * shendu.tensor(t * w)).sum(1)
+        dense = {"none": per_row, "sum": per_row.sum(),
+                 "mean": per_row.sum() / float(w[y[keep]].sum())}[red]
+        dense.backward(shendu.tensor(g))
+        np.testing.assert_allclose(loss.detach().numpy(), dense.detach().numpy(), rtol=1e-13)
+        np.testing.assert_allclose(first, xd.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
 def test_cross_entropy_gradient_is_softmax_minus_onehot():
     x = shendu.randn(6, 4, dtype=shendu.float64, requires_grad=True)
     y = shendu.tensor([0, 3, 1, 1, 2, 0])
     loss = shendu.nn.functional.cross_entropy(x, y, reduction="sum")
-    assert type(loss.grad_fn).__name__ == "SoftmaxCrossEntropy"     # one fused node
+    assert type(loss.grad_fn).__name__ == "SoftmaxCrossEntropyIndex"     # one fused node
     assert loss.grad_fn.next_functions[0][0] is x._grad_accumulator()
     loss.backward()
     onehot = np.eye(4)[y.numpy()]

@@ -186,10 +186,10 @@ def _check_weight(weight, n_classes):
                            f"or no classes but got weight tensor of shape: {list(weight.shape)}")
 
 
-def _index_target(input, target, weight, ignore_index, smoothing, name):
-    """The dense target distribution t (input's shape, a constant) for class indices y:
-    t_ic = (1 − ε)·w[y_i]·[c = y_i] + (ε/C)·w_c, and 0 on ignored positions; and the 'mean'
-    denominator Σ_i w[y_i] over positions not ignored (torch's normalisation)."""
+def _index_weights(input, target, weight, ignore_index, name):
+    """For class indices y: (y with ignored positions set to class 0, the weight w[y_i] of
+    each position (0 where ignored), the 'mean' denominator Σ_i w[y_i] over positions not
+    ignored: torch's normalisation), after checking y against input and weight."""
     cdim = _class_dim(input, name)
     y = _check_class_target(input, target, cdim, name)
     C = input.shape[cdim]
@@ -206,18 +206,31 @@ def _index_target(input, target, weight, ignore_index, smoothing, name):
         w_y = np.ones(y.shape, dt) if all_valid else valid.astype(dt)
     else:
         w_y = w[y_safe] if all_valid else w[y_safe] * valid
+    denom = y.size if w is None and all_valid else w_y.sum(dtype=np.float64)
+    return y_safe, w_y, denom
+
+
+def _index_target(input, target, weight, ignore_index, smoothing, name):
+    """The dense target distribution t (input's shape, a constant) for class indices y:
+    t_ic = (1 − ε)·w[y_i]·[c = y_i] + (ε/C)·w_c, and 0 on ignored positions; and the 'mean'
+    denominator Σ_i w[y_i] over positions not ignored (torch's normalisation)."""
+    y_safe, w_y, denom = _index_weights(input, target, weight, ignore_index, name)
+    cdim = _class_dim(input, name)
+    C = input.shape[cdim]
+    dt = input._data.dtype
     t = np.zeros(input._data.shape, dtype=dt)
     hit = w_y * (1 - smoothing) if smoothing else w_y
     if input.dim() == 2:                             # (N, C): the common case, plain indexing
-        t[np.arange(y.shape[0]), y_safe] = hit
+        t[np.arange(y_safe.shape[0]), y_safe] = hit
     else:
         np.put_along_axis(t, np.expand_dims(y_safe, cdim), np.expand_dims(hit, cdim), axis=cdim)
     if smoothing:
+        w = None if weight is None else weight._data.astype(dt, copy=False)
         per_class = np.full(C, smoothing / C, dtype=dt) if w is None else w * (smoothing / C)
         shape = [1] * input.dim()
         shape[cdim] = C
+        valid = target._data != ignore_index
         t += per_class.reshape(shape) * np.expand_dims(valid, cdim)
-    denom = y.size if w is None and all_valid else w_y.sum(dtype=np.float64)
     return t, denom, cdim
 
 
@@ -259,6 +272,42 @@ class SoftmaxCrossEntropy(Node):
         return gx, gt
 
 
+class SoftmaxCrossEntropyIndex(Node):
+    """SoftmaxCrossEntropy for class indices on (N, C) logits, without the dense target:
+    loss_n = −w_n log softmax(x)_{n, y_n} (w_n: the class weight of y_n, 0 where ignored),
+    ∂/∂x = w_n (softmax(x) − onehot(y_n)). About half the passes over (N, C) of the dense
+    form (no target matrix to fill, dot or subtract); create_graph takes the dense form."""
+    save_inputs = (0,)
+
+    def forward(self, x, y, w, scale):
+        self.y, self.w, self.scale = y, w, scale
+        z = x - x.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        rows = np.arange(x.shape[0])
+        loss = (np.log(s[:, 0]) - z[rows, y]) * w
+        if self._needs_grad:
+            self.p = np.divide(e, s, out=e)          # softmax, kept for backward
+        if scale is None:
+            return loss
+        return np.asarray(loss.sum() * loss.dtype.type(scale))
+
+    def backward(self, gy):
+        y, w, scale = self.y, self.w, self.scale
+        if _enabled[0]:                              # create_graph: the dense form
+            x, = self.saved_tensors
+            t = np.zeros(x._data.shape, x._data.dtype)
+            t[np.arange(t.shape[0]), y] = w
+            logp = log_softmax(x, 1)
+            g = gy * scale if scale is not None else gy.unsqueeze(1)
+            return g * (exp(logp) * _c(w[:, None]) - _c(t)), None, None
+        g = gy._data
+        f = (w * g.dtype.type(scale)) * g if scale is not None else w * g
+        gx = self.p * f[:, None]                     # (p is kept intact for retain_graph)
+        gx[np.arange(gx.shape[0]), y] -= f
+        return _make(gx, None, 0), None, None
+
+
 def _scale_for(reduction, denom):
     """The factor a 'mean' / 'sum' reduction applies to the summed loss (None: 'none')."""
     if reduction == "none":
@@ -291,6 +340,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if weight is not None:
             t = t * weight.to(input.dtype).reshape((C,) + (1,) * (input.dim() - cdim - 1))
         denom = input._data.size / C if C else 0.0
+    elif input.dim() == 2 and not label_smoothing:
+        y, w, denom = _index_weights(input, target, weight, ignore_index, "cross_entropy")
+        return SoftmaxCrossEntropyIndex.apply(input, y, w, scale=_scale_for(reduction, denom))
     else:
         arr, denom, cdim = _index_target(input, target, weight, ignore_index, label_smoothing,
                                          "cross_entropy")
