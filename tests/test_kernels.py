@@ -257,3 +257,43 @@ def test_relu_kernel_loops_in_plain_python():
     g, out = np.arange(7.0) + 1, np.empty(7)
     _kernels.select.py(g, m, out)
     np.testing.assert_array_equal(out, np.where(m, g, 0.0))
+
+
+@needs_numba
+@pytest.mark.parametrize("fn", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("shape", [(5,), (300, 1000), (2, 3, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_gradient_kernels_equal_numpy_twins(fn, shape, dtype):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal(shape) * 2).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+
+    def run():
+        t = shendu.tensor(x, requires_grad=True)
+        getattr(shendu, fn)(t).backward(shendu.tensor(g))
+        return t.grad.numpy()
+    a, b = _both(run)
+    np.testing.assert_array_equal(a, b)
+    tx = torch.tensor(x.astype(np.float64), requires_grad=True)
+    getattr(torch, fn)(tx).backward(torch.tensor(g.astype(np.float64)))
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(a, tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+@needs_numba
+def test_output_gradient_kernels_leave_create_graph_differentiable(kernels_on):
+    t = shendu.tensor(np.linspace(-2, 2, 7), requires_grad=True)
+    for fn in (shendu.tanh, shendu.sigmoid):
+        assert shendu.autograd.gradgradcheck(fn, (t,))
+        g, = shendu.autograd.grad(fn(t).sum(), t, create_graph=True)
+        assert g.grad_fn is not None
+
+
+def test_output_gradient_kernels_in_plain_python():
+    y = np.tanh(np.linspace(-3, 3, 11))
+    g = np.linspace(1, 2, 11)
+    out = np.empty(11)
+    _kernels.tanh_grad.py(g, y, 1.0, out)
+    np.testing.assert_array_equal(out, g * (1.0 - y * y))
+    _kernels.sigmoid_grad.py(g, y, 1.0, out)
+    np.testing.assert_array_equal(out, g * (y * (1.0 - y)))

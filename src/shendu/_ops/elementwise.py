@@ -523,7 +523,8 @@ class Tanh(Node):
 
     def backward(self, gy):
         y = self.saved_output
-        return gy * (1.0 - y * y)
+        fused = _fused_output_grad(_kernels.tanh_grad, gy, y)
+        return fused if fused is not None else gy * (1.0 - y * y)
 
 
 class Sigmoid(Node):
@@ -536,7 +537,22 @@ class Sigmoid(Node):
 
     def backward(self, gy):
         y = self.saved_output
-        return gy * (y * (1.0 - y))
+        fused = _fused_output_grad(_kernels.sigmoid_grad, gy, y)
+        return fused if fused is not None else gy * (y * (1.0 - y))
+
+
+def _fused_output_grad(kernel, gy, y):
+    """A gradient computed from the output y in one compiled pass, or None: with
+    create_graph (the expression must stay differentiable) or where the kernels do not
+    apply."""
+    if y.grad_fn is not None:                # grad mode is on: create_graph
+        return None
+    g, ya = gy._data, y._data
+    if g.dtype != ya.dtype or not _flat_kernel_ok(g, ya):
+        return None
+    out = np.empty_like(g)
+    _kernels.run_split(kernel, g.reshape(-1), ya.reshape(-1), g.dtype.type(1), out.reshape(-1))
+    return _make(out, None, 0)
 
 
 def _flat_kernel_ok(*arrays):
