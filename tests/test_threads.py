@@ -98,3 +98,14 @@ def test_split_ufunc_carries_the_callers_errstate(two_threads):
     with np.errstate(divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isneginf(_base.ufunc(np.log, z)).all()
+
+
+def test_run_ranges_cover_the_range_in_order_with_aligned_cuts():
+    seen = []
+    res = _threads.run_ranges(lambda lo, hi: (seen.append((lo, hi)), hi - lo)[1], 1000, 3,
+                              align=64)
+    cuts = sorted(seen)
+    assert cuts[0][0] == 0 and cuts[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))
+    assert all(lo % 64 == 0 for lo, _ in cuts)
+    assert res == [hi - lo for lo, hi in cuts]

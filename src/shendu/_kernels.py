@@ -86,8 +86,7 @@ class _Kernel:
         return jit(*args)
 
 
-def kernel(fn):
-    return _Kernel(fn)
+kernel = _Kernel                     # the decorator
 
 
 def run_split(kern, *arrays):
@@ -98,14 +97,9 @@ def run_split(kern, *arrays):
     t = min(_threads.get_num_threads(), n) if arrays[0].size >= SPLIT_MIN else 1
     if t <= 1:
         return bool(kern(*arrays))
-    bounds = [n * i // t for i in range(t + 1)]
-    flags = [False] * t
-
-    def part(i):
-        flags[i] = kern(*(a[bounds[i]:bounds[i + 1]] if isinstance(a, np.ndarray) else a
-                          for a in arrays))
-    _threads.run_each(part, t)
-    return any(flags)
+    return any(_threads.run_ranges(
+        lambda lo, hi: kern(*(a[lo:hi] if isinstance(a, np.ndarray) else a for a in arrays)),
+        n, t))
 
 
 @kernel

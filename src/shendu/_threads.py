@@ -118,3 +118,15 @@ def run_each(fn, n):
     finally:
         for f in futures:
             f.result()
+
+
+def run_ranges(fn, n, parts, align=1):
+    """fn(lo, hi) over ``parts`` consecutive ranges covering range(n), at once (run_each);
+    inner boundaries are multiples of ``align``. Returns the calls' results in order."""
+    bounds = [(n * i // parts) // align * align for i in range(parts)] + [n]
+    results = [None] * parts
+
+    def part(i):
+        results[i] = fn(bounds[i], bounds[i + 1])
+    run_each(part, parts)
+    return results

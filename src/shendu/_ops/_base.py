@@ -35,15 +35,13 @@ def ufunc(f, *args):
     flat = [x.reshape(-1) if type(x) is np.ndarray else x for x in args]
     head = f(*[x[:1] if type(x) is np.ndarray else x for x in flat])  # NumPy's result dtype
     out = np.empty(a.shape, head.dtype)
-    dst, n = out.reshape(-1), a.size
-    bounds = [(n * i // t) // 64 * 64 for i in range(t)] + [n]
+    dst = out.reshape(-1)
     err = np.geterr()                  # errstate is per thread: carry the caller's
 
-    def part(i):
-        lo, hi = bounds[i], bounds[i + 1]
+    def part(lo, hi):
         with np.errstate(**err):
             f(*[x[lo:hi] if type(x) is np.ndarray else x for x in flat], out=dst[lo:hi])
-    _threads.run_each(part, t)
+    _threads.run_ranges(part, a.size, t, align=64)
     return out
 
 

@@ -156,8 +156,7 @@ def _parallel(fn, n, work):
     if t <= 1 or work < PARALLEL_MIN:
         fn(0, n)
         return
-    bounds = [n * i // t for i in range(t + 1)]
-    _threads.run_each(lambda i: fn(bounds[i], bounds[i + 1]), t)
+    _threads.run_ranges(fn, n, t)
 
 
 # Batch threads: the chunks of a face (different images) run on as many threads as BLAS

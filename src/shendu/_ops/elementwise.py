@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _dtype, _kernels
 from .._tensor import Tensor, _make
+from ..autograd import grad_mode
 from ..autograd.function import Node
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
                     broadcast_shapes, ufunc)
@@ -545,7 +546,7 @@ def _fused_output_grad(kernel, gy, y):
     """A gradient computed from the output y in one compiled pass, or None: with
     create_graph (the expression must stay differentiable) or where the kernels do not
     apply."""
-    if y.grad_fn is not None:                # grad mode is on: create_graph
+    if grad_mode.is_grad_enabled():          # create_graph: keep the differentiable form
         return None
     g, ya = gy._data, y._data
     if g.dtype != ya.dtype or not _flat_kernel_ok(g, ya):
