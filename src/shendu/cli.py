@@ -14,6 +14,7 @@ loss/accuracy curves (``curves.png``) to ``--out`` (default ``runs/<model>-<data
 ends with the accuracy on the test split.
 """
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -31,6 +32,12 @@ DATASETS = {
 }
 OPTIMIZERS = {"sgd": ("SGD", 0.05), "adam": ("Adam", 1e-3), "adamw": ("AdamW", 1e-3),
               "rmsprop": ("RMSprop", 1e-3)}
+
+
+# Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
+# its subparser and sets ``func``. The module must import only the standard library at the
+# top, so ``shendu --help`` stays fast and works without the optional extras.
+_VERB_MODULES = ()
 
 
 class CLIError(Exception):
@@ -360,6 +367,9 @@ def build_parser():
     d = sub.add_parser("demo", help="train the notes' 2-2-2 network by backprop (seed 002 §3.2.5)")
     d.add_argument("--steps", type=int, default=10000)
     d.set_defaults(func=_demo)
+
+    for name in _VERB_MODULES:
+        importlib.import_module(name).add_parser(sub)
     return p
 
 
