@@ -26,6 +26,7 @@ perturbations of the best ones, then refined by a local random search. Trials st
 their neighbourhood's uncertainty so workers do not all propose the same point.
 """
 import math
+import threading
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from ._base import CubeSampler
 __all__ = ["GPSampler", "GaussianProcess", "matern52", "logdet_spd", "expected_improvement"]
 
 MIN_NOISE = 1e-6
+# shendu's grad mode is one flag for the process: fits in several threads (Optuna's
+# n_jobs > 1) would switch it under each other, so they take turns
+_FIT_LOCK = threading.Lock()
 
 
 def _nodes():
@@ -157,7 +161,12 @@ class GaussianProcess:
         return nll - prior
 
     def fit(self, X, y, max_iter=50):
+        with _FIT_LOCK:
+            return self._fit(X, y, max_iter)
+
+    def _fit(self, X, y, max_iter):
         import shendu
+        from ..autograd.grad_mode import enable_grad
         from ..optim import LBFGS
         sq = self._sq_diff(X, X)
         theta = shendu.tensor(self.theta, dtype=shendu.float64, requires_grad=True)
@@ -170,7 +179,7 @@ class GaussianProcess:
             return loss
         start = self.theta.copy()
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), enable_grad():
                 opt.step(closure)
             new = theta.detach().numpy().copy()
             ok = np.all(np.isfinite(new))

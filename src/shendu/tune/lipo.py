@@ -144,6 +144,9 @@ class LIPOSampler(CubeSampler):
         xb = X[ib]
         same = np.all(X[:, enc.is_cat] == xb[enc.is_cat], axis=1)
         Z, ys = X[same][:, num] - xb[num], y[same]
+        distinct = np.einsum("ij,ij->i", Z, Z) > 0       # repeats of the best point add nothing
+        distinct[np.flatnonzero(same[:ib + 1]).size - 1] = True
+        Z, ys = Z[distinct], ys[distinct]
         if nd == 0 or len(ys) <= nd + 1:
             return None
         near = np.argsort(np.einsum("ij,ij->i", Z, Z))[:min(len(ys), (nd + 1) * (nd + 2) // 2)]
@@ -153,9 +156,14 @@ class LIPOSampler(CubeSampler):
         r = self._radius
         if r <= 0:
             return None
-        scale = max(np.abs(Z).max(), 1e-300)
-        c, g, H = self._quadratic(Z / scale, ys)
+        scale = np.abs(Z).max()
+        try:
+            c, g, H = self._quadratic(Z / scale, ys)
+        except np.linalg.LinAlgError:
+            return None
         g, H = g / scale, H / scale ** 2
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(H))):
+            return None
         model = lambda Q: Q @ g + 0.5 * np.einsum("ij,jk,ik->i", Q, H, Q)  # noqa: E731
         lo, hi = -xb[num], 1.0 - xb[num]
 
