@@ -1,5 +1,5 @@
 """The study's plots with matplotlib: optimisation history, parallel coordinates and
-parameter importances (Optuna's fANOVA evaluator)."""
+parameter importances (Optuna's fANOVA or PED-ANOVA evaluator)."""
 import math
 import os
 
@@ -98,19 +98,25 @@ def plot_parallel_coordinates(study, space, path, metric="objective"):
 
 
 def plot_importances(study, path):
-    """fANOVA importances of the parameters (Optuna's evaluator); needs two complete trials."""
+    """Parameter importances by Optuna's fANOVA evaluator (with scikit-learn installed) or
+    else its PED-ANOVA evaluator (Optuna's default, NumPy only)."""
     plt = _plt()
     optuna = require_optuna()
     fig, ax = plt.subplots(figsize=(6, 3.5))
+    try:                                          # fANOVA's random forest is scikit-learn's
+        import sklearn  # noqa: F401
+        evaluator, label = optuna.importance.FanovaImportanceEvaluator(seed=0), "fANOVA"
+    except ImportError:
+        evaluator, label = optuna.importance.PedAnovaImportanceEvaluator(), "PED-ANOVA"
     try:
-        imp = optuna.importance.get_param_importances(study)
-    except (RuntimeError, ValueError) as e:       # too few trials, a one-value parameter
+        imp = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (RuntimeError, ValueError, ZeroDivisionError) as e:   # too few trials
         imp = {}
         ax.text(0.5, 0.5, f"no importances: {e}", ha="center", va="center", wrap=True)
     if imp:
         names = list(imp)[::-1]
         ax.barh(names, [imp[n] for n in names])
-        ax.set_xlabel("fANOVA importance")
+        ax.set_xlabel(f"{label} importance (Optuna)")
     ax.set_title("parameter importances")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

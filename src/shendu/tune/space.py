@@ -19,11 +19,13 @@ search under ``[space]``::
     batch_size = {low = 16, high = 256, log = true} # ints when both bounds are integers
     momentum = {low = 0.5, high = 0.99, step = 0.01}
     optimizer = {choice = ["sgd", "adam"]}          # or just ["sgd", "adam"]
+    "model_args.hidden_sizes" = [[64], [128, 64]]   # lists are choices too
     "model_args.dropout" = {low = 0.0, high = 0.5}  # a constructor argument (--model-arg)
 
 ``int = true`` forces an integer range (``int = false`` a float one).
 """
 import argparse
+import json
 import math
 
 from ._optuna import require_optuna
@@ -58,7 +60,10 @@ def _distribution(name, spec):
         choices = spec.get("choice", spec.get("choices"))
         if not isinstance(choices, list) or not choices:
             raise SpaceError(f"space.{name}: choice must be a non-empty list, got {choices!r}")
-        return CategoricalDistribution(choices)
+        # Optuna's choices are None, bools, numbers and strings: lists and tables (say
+        # hidden_sizes = [64, 64]) travel as their JSON text (``Space.config`` reads it back)
+        return CategoricalDistribution([json.dumps(c) if isinstance(c, (list, dict)) else c
+                                        for c in choices])
     unknown = set(spec) - {"low", "high", "log", "step", "int"}
     if unknown or "low" not in spec or "high" not in spec:
         raise SpaceError(f"space.{name}: a range is {{low, high[, log, step, int]}} or "
@@ -118,6 +123,11 @@ class Space:
                 self.fixed[name] = spec
             else:
                 self.distributions[name] = dist
+        self._json = {n for n, spec in (data.get("space") or {}).items()
+                      if isinstance(spec, (list, dict))
+                      and any(isinstance(c, (list, dict)) for c in
+                              (spec if isinstance(spec, list) else
+                               spec.get("choice", spec.get("choices")) or []))}
         if not self.distributions:
             raise SpaceError(f"{source}: [space] names no range to search")
         self.trials = int(data.get("trials", 20))
@@ -140,6 +150,7 @@ class Space:
         """The `shendu train` options of a trial: the fixed ones and ``params``; dotted
         ``model_args.NAME`` entries join the ``model_args`` table."""
         cfg = {}
+        params = {k: json.loads(v) if k in self._json else v for k, v in params.items()}
         for k, v in {**self.fixed, **params}.items():
             if k.startswith("model_args."):
                 cfg.setdefault("model_args", {})[k.split(".", 1)[1]] = v

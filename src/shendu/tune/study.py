@@ -3,9 +3,11 @@ early by the pruner, in N worker processes that share one Optuna study stored in
 file (``<out>/study.journal``).
 
 The journal is an append-only log that each write locks and flushes, so a study killed at
-any moment (any worker, or all of them) loses no finished trial: running ``run_study`` again
-with the same ``out`` loads it, marks the trials whose worker process is gone as failed,
-queues their parameters again, and runs only the trials still missing.
+any moment (any worker, or all of them) loses no finished trial. Each trial records its
+worker (host:pid); before taking a trial a worker marks the running trials whose worker
+process on this machine is gone as failed (``shendu:stale``) and queues their parameters
+again, so a killed worker's trial is re-run by the others, and running ``run_study`` again
+with the same ``out`` resumes a killed study, running only the trials still missing.
 
 Per trial, ``<out>/trials/NNNN/`` holds ``config.json`` (a ``shendu train --config`` file),
 ``train.log`` and what ``shendu train`` writes (history, checkpoints, curves). At the end:
@@ -165,6 +167,7 @@ def worker(space_path, out, worker, seed):
     study = open_study(space, out, make_sampler(space.sampler, seed, space))
     while True:
         with _locked(out):
+            recover_stale(study)               # a worker beside this one may have died
             if _used(study) >= space.trials:
                 return
             trial = study.ask()
