@@ -193,3 +193,10 @@ def test_train_config_file_formats_and_errors(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             cli.parse_args(["train", "--config", str(tmp_path / f)])
         assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_missing_optuna_names_the_extra(tmp_path, monkeypatch, capsys):
+    (tmp_path / "s.toml").write_text('[space]\nlr = {low = 0.1, high = 1.0}\n')
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    assert cli.main(["tune", str(tmp_path / "s.toml")]) == 2
+    assert "pip install 'shendu[tune]'" in capsys.readouterr().err

@@ -1,12 +1,13 @@
 """What the LIPO and GP samplers share: an Optuna ``BaseSampler`` that samples the whole
 (intersection) search space at once in the unit cube of ``_encoding.Encoding``.
 
-A subclass implements ``_propose(enc, X, y, X_running, rng) -> (d,) point`` for the
-minimisation of y over completed trials X (n, d); ``X_running`` (r, d) holds the trials
-still running (other workers), which a proposal should stay away from. Before
-``n_startup_trials`` complete, points are drawn uniformly (the first trial, number 0, at the centre of
-the space when the class sets ``start_at_centre``, as dlib does). Parameters outside the joint
-space (conditional ones) are drawn by Optuna's RandomSampler.
+A subclass implements ``_propose(enc, X, y, numbers, X_running, trial, rng) -> (d,) point``
+for the minimisation of y (n,) over the completed trials X (n, d) (``numbers``: their trial
+numbers); ``X_running`` (r, d) holds the trials still running (other workers), which a
+proposal should stay away from. Before ``n_startup_trials`` complete, points are drawn
+uniformly (trial 0 at the centre of the space when the class sets ``start_at_centre``, as
+dlib does). Parameters outside the joint space (conditional ones) are drawn by Optuna's
+RandomSampler.
 """
 import numpy as np
 

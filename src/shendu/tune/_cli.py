@@ -26,6 +26,8 @@ def _tune(args):
     import os
     from ..cli import CLIError
     try:
+        from ._optuna import require_optuna
+        require_optuna()
         from .space import SpaceError, load_space
         from .study import run_study
     except ImportError as e:
