@@ -1,6 +1,5 @@
 """`shendu tune` end to end (two workers, pruning, outputs, the best config back into
 `shendu train --config`), a killed worker and a killed study resuming, search-space files."""
-import json
 import os
 import signal
 import subprocess
@@ -106,7 +105,7 @@ def _trials(tmp_path):
 
 def test_killed_worker_and_killed_study_resume(tmp_path):
     S = optuna.trial.TrialState
-    proc = _tune(tmp_path, trials=5, workers=2, sampler="random", wait=False)
+    proc = _tune(tmp_path, trials=4, workers=2, sampler="random", wait=False)
     try:
         # 1. kill one worker in the middle of a trial: the other re-runs that trial
         def running_after_one_done():
@@ -126,7 +125,7 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     # 3. the same command resumes and finishes the budget
-    r = _tune(tmp_path, trials=5, workers=1, sampler="random")
+    r = _tune(tmp_path, trials=4, workers=1, sampler="random")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resuming" in r.stdout
     ts = _trials(tmp_path)
@@ -135,7 +134,7 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
     assert all(t.state == S.FAIL for t in stale)
     finished = [t for t in ts if t.state in (S.COMPLETE, S.PRUNED, S.FAIL)
                 and not t.system_attrs.get("shendu:stale")]
-    assert len(finished) == 5 and not [t for t in ts if t.state == S.RUNNING]
+    assert len(finished) == 4 and not [t for t in ts if t.state == S.RUNNING]
     for number, value in done_before.items():      # no finished trial lost or changed
         assert ts[number].state == S.COMPLETE and ts[number].value == value
     retry = [t for t in ts if t.user_attrs.get("retry_of") == victim.number]
@@ -200,3 +199,23 @@ def test_missing_optuna_names_the_extra(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)
     assert cli.main(["tune", str(tmp_path / "s.toml")]) == 2
     assert "pip install 'shendu[tune]'" in capsys.readouterr().err
+
+
+def test_samplers_and_pruners_by_name(tmp_path):
+    from shendu.tune import GPSampler, LIPOSampler, make_pruner, make_sampler
+    g = tmp_path / "grid.toml"
+    g.write_text('sampler = "grid"\n[space]\nlr = [0.1, 0.01]\nepochs = {low = 1, high = 3}\n'
+                 'momentum = {low = 0.0, high = 0.5, step = 0.25}')
+    sp = load_space(g)
+    assert sp.grid() == {"lr": [0.1, 0.01], "epochs": [1, 2, 3], "momentum": [0.0, 0.25, 0.5]}
+    S = optuna.samplers
+    for name, cls in [("grid", S.GridSampler), ("random", S.RandomSampler),
+                      ("tpe", S.TPESampler), ("lipo", LIPOSampler), ("gp", GPSampler)]:
+        assert type(make_sampler(name, 0, sp)) is cls
+    assert make_sampler({"name": "gp", "n_startup_trials": 8}).n_startup_trials == 8
+    P = optuna.pruners
+    for name, cls in [("none", P.NopPruner), ("median", P.MedianPruner),
+                      ("halving", P.SuccessiveHalvingPruner), ("hyperband", P.HyperbandPruner)]:
+        assert type(make_pruner(name, epochs=4)) is cls
+    with pytest.raises(SpaceError, match="unknown pruner 'asha'"):
+        make_pruner("asha")

@@ -1,5 +1,4 @@
 """``shendu tune``: search a `shendu train` configuration (standard library only at the top)."""
-import argparse  # noqa: F401
 
 HELP = """Search hyperparameters of a `shendu train` run: SPACE is a TOML/YAML/JSON file
 with fixed train options, the ranges under [space], and trials/sampler/pruner/metric

@@ -20,7 +20,6 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 
 from ._optuna import require_optuna
@@ -32,7 +31,7 @@ _STALE = "shendu:stale"
 
 
 def _journal(out):
-    optuna = require_optuna()
+    require_optuna()
     from optuna.storages.journal import JournalFileBackend, JournalStorage
     os.makedirs(out, exist_ok=True)
     return JournalStorage(JournalFileBackend(os.path.join(out, "study.journal")))
@@ -138,7 +137,7 @@ def _objective(space, out, trial):
     return cb.values[-1]
 
 
-def _row(trial, space, worker):
+def _row(trial, index):
     v = trial.value if trial.value is not None else (
         list(trial.intermediate_values.values())[-1] if trial.intermediate_values else None)
     secs = (trial.datetime_complete - trial.datetime_start).total_seconds() \
@@ -146,7 +145,7 @@ def _row(trial, space, worker):
     params = "  ".join(f"{k}={_fmt(v_)}" for k, v_ in trial.params.items())
     val = f"{v:.4f}" if isinstance(v, float) and math.isfinite(v) else str(v)
     return (f"{trial.number:>5d}  {trial.state.name:<8s} {val:>9s}  "
-            f"{len(trial.intermediate_values):>6d}  {secs:>6.1f}  w{worker:<3d} {params}")
+            f"{len(trial.intermediate_values):>6d}  {secs:>6.1f}  w{index:<3d} {params}")
 
 
 def _header(space):
@@ -157,9 +156,9 @@ def _fmt(v):
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def worker(space_path, out, worker, seed):
-    """One worker: take trials until ``space.trials`` are finished or running. Prints one
-    table row per finished trial."""
+def worker(space_path, out, index, seed):
+    """Worker number ``index``: take trials until ``space.trials`` are finished or running.
+    Prints one table row per finished trial."""
     optuna = require_optuna()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from .. import cli
@@ -183,7 +182,7 @@ def worker(space_path, out, worker, seed):
                 f.write(f"\ntrial failed: {type(e).__name__}: {e}\n")
         frozen = study.tell(trial, value if state == optuna.trial.TrialState.COMPLETE else None,
                             state=state)
-        print(_row(frozen, space, worker), flush=True)
+        print(_row(frozen, index), flush=True)
 
 
 def _worker_main(space_path, out, index, seed):
