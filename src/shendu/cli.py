@@ -137,7 +137,13 @@ def read_config(path):
     ext = os.path.splitext(path)[1].lower()
     try:
         if ext == ".toml":
-            import tomllib
+            try:
+                import tomllib
+            except ImportError:                 # Python 3.10: the same parser as tomli
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise CLIError(f"{path}: reading TOML needs Python 3.11 or tomli") from None
             with open(path, "rb") as f:
                 data = tomllib.load(f)
         elif ext in (".yaml", ".yml"):
@@ -147,7 +153,10 @@ def read_config(path):
                 raise CLIError(f"{path}: reading YAML needs PyYAML: pip install 'shendu[tune]'"
                                ) from None
             with open(path) as f:
-                data = yaml.safe_load(f) or {}
+                try:
+                    data = yaml.safe_load(f) or {}
+                except yaml.YAMLError as e:
+                    raise ValueError(str(e)) from None
         elif ext == ".json":
             with open(path) as f:
                 data = json.load(f)

@@ -187,8 +187,12 @@ def test_train_config_file_formats_and_errors(tmp_path, capsys):
     assert (a.lr, a.optimizer, a.epochs) == (0.5, "sgd", 5)
     (tmp_path / "bad.toml").write_text('lr = 0.1\nlearning_rate = 0.1\n')
     (tmp_path / "bad.ini").write_text('x')
+    (tmp_path / "broken.yaml").write_text('lr: [1, 2\n')
+    (tmp_path / "broken.toml").write_text('lr = \n')
+    (tmp_path / "list.json").write_text('[1, 2]')
     for f, msg in [("bad.toml", "unknown option 'learning_rate'"), ("bad.ini", ".toml, .yaml"),
-                   ("none.toml", "cannot read")]:
+                   ("none.toml", "cannot read"), ("broken.yaml", "broken.yaml: while parsing"),
+                   ("broken.toml", "broken.toml: "), ("list.json", "expected a table")]:
         with pytest.raises(SystemExit) as e:
             cli.parse_args(["train", "--config", str(tmp_path / f)])
         assert e.value.code == 2 and msg in capsys.readouterr().err
