@@ -139,6 +139,16 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
         assert ts[number].state == S.COMPLETE and ts[number].value == value
     retry = [t for t in ts if t.user_attrs.get("retry_of") == victim.number]
     assert len(retry) == 1 and retry[0].params == victim.params
+    # a finished study run again does nothing more; another search in its folder is refused
+    r = _tune(tmp_path, trials=4, workers=1, sampler="random", extra=("--no-plots",))
+    assert r.returncode == 0 and "4 of 4 trials already finished" in r.stdout
+    assert len(_trials(tmp_path)) == len(ts)
+    (tmp_path / "space.toml").write_text(TINY.format(trials=4, sampler="random").replace(
+        "epochs = 2", "epochs = 3"))
+    r = subprocess.run([sys.executable, "-m", "shendu", "tune", str(tmp_path / "space.toml"),
+                        "--out", str(tmp_path / "out")], env=_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "holds a study of another search" in r.stderr
 
 
 def test_space_file_errors_and_types(tmp_path):

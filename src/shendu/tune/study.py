@@ -206,6 +206,7 @@ def run_study(space, out, workers=1, trials=None, plots=True):
     if trials is not None:
         space.raw["trials"] = space.trials = int(trials)
     _check(space)
+    _same_search(space, space_path)
     with open(space_path + ".tmp", "w") as f:
         json.dump(space.raw, f, indent=1)
     os.replace(space_path + ".tmp", space_path)
@@ -240,6 +241,21 @@ def run_study(space, out, workers=1, trials=None, plots=True):
     write_results(study, space, out, plots=plots)
     _summary(study, space, out, elapsed)
     return study
+
+
+def _same_search(space, path):
+    """A study resumes only with the search it was made with: the same fixed options,
+    ranges, metric and direction (the number of trials, sampler and pruner may change)."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        old = json.load(f)
+    keep = lambda d: {k: v for k, v in d.items()  # noqa: E731
+                      if k not in ("trials", "sampler", "pruner", "seed")}
+    if keep(old) != keep(json.loads(json.dumps(space.raw))):
+        from ..cli import CLIError
+        raise CLIError(f"{os.path.dirname(path)} holds a study of another search (see "
+                       f"{path}); give a new --out, or delete that folder to start afresh")
 
 
 def _check(space):
