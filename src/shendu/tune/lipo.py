@@ -12,11 +12,13 @@ points that pass the test above (p: a plain uniform draw, which keeps k̂ consis
 as in dlib, the draw keeps of ``n_candidates`` uniform points the one with the lowest bound
 L — the largest possible improvement.
 
-**Trust region.** Every other step (once enough points are near the best), a quadratic
-model is fitted by least squares to the evaluated points nearest the best one and
-minimised inside a box of radius r around it; r doubles when that step improves on the best
-value and halves when it does not. When r falls below ``min_radius`` the local search has
-converged: only LIPO steps run until they find a better point, which restarts it.
+**Trust region.** Every other step, once more than d + 1 points are known, a quadratic
+model is fitted to the (d+1)(d+2)/2 evaluated points nearest the best one (least squares,
+or Powell's least-Frobenius-norm interpolation while there are fewer) and minimised inside
+the ball of radius r around the best point. r starts at 0.95 times the spread of those
+points, halves when a step achieves less than a quarter of the improvement the model
+predicted, doubles above three quarters, and starts afresh when a LIPO step finds a better
+point farther away than r. A step the model promises nothing from gives way to LIPO.
 
 Distances are taken in the unit cube of ``_encoding.Encoding`` (log-scaled parameters on
 their log scale; a categorical contributes 0 or 1; the trust region keeps the best point's
