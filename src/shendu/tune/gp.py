@@ -194,7 +194,13 @@ class GaussianProcess:
         """Fix the data the posterior conditions on (θ unchanged)."""
         self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         K = self.kernel(self.X, self.X) + self.noise * np.eye(len(self.y))
-        self._L = np.linalg.cholesky(K)
+        jitter = 0.0
+        while True:                  # repeated points with a tiny noise: add jitter
+            try:
+                self._L = np.linalg.cholesky(K + jitter * np.eye(len(self.y)))
+                break
+            except np.linalg.LinAlgError:
+                jitter = max(10 * jitter, 1e-10 * self.scale)
         self._alpha = np.linalg.solve(self._L.T, np.linalg.solve(self._L, self.y))
         return self
 
