@@ -194,13 +194,13 @@ class GaussianProcess:
         """Fix the data the posterior conditions on (θ unchanged)."""
         self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
         K = self.kernel(self.X, self.X) + self.noise * np.eye(len(self.y))
-        jitter = 0.0
-        while True:                  # repeated points with a tiny noise: add jitter
+        for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):   # repeated points, tiny noise
             try:
-                self._L = np.linalg.cholesky(K + jitter * np.eye(len(self.y)))
+                self._L = np.linalg.cholesky(K + jitter * self.scale * np.eye(len(self.y)))
                 break
             except np.linalg.LinAlgError:
-                jitter = max(10 * jitter, 1e-10 * self.scale)
+                if jitter == 1e-4:
+                    raise
         self._alpha = np.linalg.solve(self._L.T, np.linalg.solve(self._L, self.y))
         return self
 
