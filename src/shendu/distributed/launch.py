@@ -10,7 +10,7 @@ import shutil
 import sys
 
 __all__ = ["launched_by_mpi", "env_world_size", "env_local_size", "find_mpiexec",
-           "mpiexec_command"]
+           "mpiexec_command", "relaunch", "join_launch"]
 
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE")
 _LOCAL_VARS = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE", "MV2_COMM_WORLD_LOCAL_SIZE")
@@ -56,3 +56,37 @@ def mpiexec_command(nproc, argv):
     if int(nproc) < 1:
         raise ValueError(f"the number of processes must be at least 1, got {nproc}")
     return [find_mpiexec(), "-n", str(int(nproc))] + list(argv)
+
+
+def _threads_env(nproc):
+    """Environment for ``nproc`` processes on this machine: the cores shared out (one BLAS
+    pool per process), unless the user chose a thread count."""
+    env = dict(os.environ)
+    if "OMP_NUM_THREADS" not in env:
+        n = str(max(1, (os.cpu_count() or 1) // int(nproc)))
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(key, n)
+    return env
+
+
+def relaunch(nproc, argv):
+    """Run ``python -m shendu *argv`` in ``nproc`` processes under mpiexec on this machine;
+    returns its exit status."""
+    import subprocess
+    cmd = mpiexec_command(nproc, [sys.executable, "-m", "shendu"] + list(argv))
+    return subprocess.call(cmd, env=_threads_env(nproc))
+
+
+def join_launch():
+    """Inside ``mpiexec -n N`` (N > 1): join the process group (once) and use this
+    machine's share of the cores, unless OMP_NUM_THREADS says otherwise. Returns
+    (rank, world size); (0, 1) outside a launch."""
+    if not launched_by_mpi():
+        return 0, 1
+    from . import distributed_c10d as c10d
+    if not c10d.is_initialized():
+        c10d.init_process_group("mpi")
+    if "OMP_NUM_THREADS" not in os.environ:
+        from .._threads import set_num_threads
+        set_num_threads(max(1, (os.cpu_count() or 1) // env_local_size()))
+    return c10d.get_rank(), c10d.get_world_size()

@@ -100,7 +100,7 @@ class _Reducer:
         """Arm the hooks for the backward of ``outputs`` (called by forward)."""
         if self.armed and self.ready:
             raise RuntimeError(
-                "DistributedDataParallel: expected to have finished reduction in the prior "
+                "expected to have finished reduction in the prior "
                 f"iteration before starting a new one: {len(self.params) - self.ready} of "
                 f"{len(self.params)} parameters received no gradient (parameters that do not "
                 "take part in producing the loss). Pass find_unused_parameters=True, or make "
