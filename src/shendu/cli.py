@@ -184,10 +184,10 @@ def _train(args):
     train_set, val_set = random_split(full, [len(full) - n_val, n_val], generator=split)
     loader_gen = shendu.Generator().manual_seed(cfg["seed"] + 1)
     batch, sampler = cfg["batch_size"], None
-    if world > 1:       # data-parallel: each process takes 1/world of every batch
-        from .utils.data import DistributedSampler
+    if world > 1:       # data-parallel: each process takes 1/world of each batch one process
+        from .utils.data import RandomSampler, ShardedSampler     # would train on
         batch = max(1, round(batch / world))
-        sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg["seed"])
+        sampler = ShardedSampler(RandomSampler(train_set, generator=loader_gen), world, rank)
     train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
                               sampler=sampler, generator=loader_gen,
                               num_workers=args.num_workers)

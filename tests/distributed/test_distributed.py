@@ -19,7 +19,7 @@ import shendu                                             # noqa: E402
 import shendu.distributed as dist                         # noqa: E402
 from shendu import nn                                     # noqa: E402
 from shendu.distributed import launch                     # noqa: E402
-from shendu.utils.data import DistributedSampler          # noqa: E402
+from shendu.utils.data import DistributedSampler, ShardedSampler  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, os.pardir, os.pardir, "src")
@@ -105,6 +105,16 @@ def test_train_data_parallel_checkpoint_and_resume(tmp_path):
     assert r.stdout.count("resumed from") == 1, r.stdout
     a, b = _history(whole / "history.csv"), _history(part / "history.csv")
     assert len(a) == 2 and a == b
+    # one process at the same global batch trains on the same batches: the same run, up to
+    # float32 rounding (the batch mean is summed in another order)
+    r = subprocess.run([sys.executable, "-m", "shendu", "train", *common, "--epochs", "2",
+                        "--out", str(tmp_path / "one")], capture_output=True, text=True,
+                       timeout=180, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    one = _history(tmp_path / "one" / "history.csv")
+    for k in ("train_loss", "val_loss"):
+        np.testing.assert_allclose([float(row[k]) for row in a], [float(row[k]) for row in one],
+                                   rtol=1e-4, err_msg=k)
     state = shendu.load(str(part / "checkpoint.safetensors"))
     assert not any(k.startswith("module.") for k in state["model"]), "saved with DDP's prefix"
 
@@ -249,3 +259,27 @@ def test_distributed_sampler_matches_torch(n, replicas, drop_last):
     with pytest.raises(ValueError, match="Invalid rank 3"):
         DistributedSampler(range(4), 3, 3)
     assert torch is not None
+
+
+def test_sharded_sampler_deals_out_the_batches_of_one_process():
+    """N processes at batch B/N over ShardedSampler(RandomSampler(g)) see, step by step, the
+    batches one process sees at batch B over RandomSampler(g) with the same seed."""
+    from shendu.utils.data import DataLoader, RandomSampler, TensorDataset
+    ds = TensorDataset(shendu.arange(50))
+    one = DataLoader(ds, batch_size=8, shuffle=True, generator=shendu.Generator().manual_seed(4))
+    shards = []
+    for r in range(2):
+        g = shendu.Generator().manual_seed(4)
+        shards.append(DataLoader(ds, batch_size=4, generator=g,
+                                 sampler=ShardedSampler(RandomSampler(ds, generator=g), 2, r)))
+    assert len(shards[0].sampler) == 25
+    for _ in range(2):                  # two epochs: a new permutation each, the same for all
+        a = [sorted(b[0].tolist()) for b in one]
+        b = [sorted(x[0].tolist() + y[0].tolist()) for x, y in zip(*shards)]
+        assert a == b and len(a) == 7
+    odd = [list(ShardedSampler(range(5), 2, r)) for r in range(2)]
+    assert odd == [[0, 2, 4], [1, 3, 0]]                # padded from the start, as torch pads
+    assert [list(ShardedSampler(range(5), 2, r, drop_last=True)) for r in range(2)] == \
+        [[0, 2], [1, 3]]
+    with pytest.raises(ValueError, match="Invalid rank 2"):
+        ShardedSampler(range(5), 2, 2)

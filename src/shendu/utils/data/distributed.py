@@ -14,7 +14,30 @@ import math
 from .sampler import Sampler
 from ..._random import Generator
 
-__all__ = ["DistributedSampler"]
+__all__ = ["DistributedSampler", "ShardedSampler"]
+
+
+def _shares(n, num_replicas, drop_last):
+    """(indices per process, total over processes) for ``n`` indices, as torch counts them."""
+    if drop_last and n % num_replicas != 0:
+        per = math.ceil((n - num_replicas) / num_replicas)
+    else:
+        per = math.ceil(n / num_replicas)
+    return per, per * num_replicas
+
+
+def _deal(indices, total_size, num_replicas, rank, drop_last):
+    """Pad ``indices`` by repeating them from the start (or cut them, with ``drop_last``) to
+    ``total_size``, then deal them out round-robin: process ``rank``'s share."""
+    if not drop_last:
+        pad = total_size - len(indices)
+        if pad <= len(indices):
+            indices = indices + indices[:pad]
+        else:
+            indices = indices + (indices * math.ceil(pad / len(indices)))[:pad]
+    else:
+        indices = indices[:total_size]
+    return indices[rank:total_size:num_replicas]
 
 
 class DistributedSampler(Sampler):
@@ -39,12 +62,7 @@ class DistributedSampler(Sampler):
         self.rank = rank
         self.epoch = 0
         self.drop_last = drop_last
-        n = len(dataset)
-        if drop_last and n % num_replicas != 0:
-            self.num_samples = math.ceil((n - num_replicas) / num_replicas)
-        else:
-            self.num_samples = math.ceil(n / num_replicas)
-        self.total_size = self.num_samples * num_replicas
+        self.num_samples, self.total_size = _shares(len(dataset), num_replicas, drop_last)
         self.shuffle = shuffle
         self.seed = seed
 
@@ -55,15 +73,8 @@ class DistributedSampler(Sampler):
             indices = g.np.permutation(n).tolist()
         else:
             indices = list(range(n))
-        if not self.drop_last:
-            pad = self.total_size - len(indices)
-            if pad <= len(indices):
-                indices += indices[:pad]
-            else:
-                indices += (indices * math.ceil(pad / len(indices)))[:pad]
-        else:
-            indices = indices[:self.total_size]
-        return iter(indices[self.rank:self.total_size:self.num_replicas])
+        return iter(_deal(indices, self.total_size, self.num_replicas, self.rank,
+                          self.drop_last))
 
     def __len__(self):
         return self.num_samples
@@ -71,3 +82,33 @@ class DistributedSampler(Sampler):
     def set_epoch(self, epoch):
         """Use the permutation of this epoch (seeded by ``seed + epoch``)."""
         self.epoch = epoch
+
+
+class ShardedSampler(Sampler):
+    """Process ``rank``'s share of another sampler's indices, dealt out as DistributedSampler
+    deals its permutation (padding or ``drop_last`` alike).
+
+    Every process iterates its own copy of ``sampler``; seeded alike (a RandomSampler with a
+    Generator of the same seed), they yield the same order, so the shares are disjoint. With
+    a per-process batch of B/N, batch k of the N processes together is batch k of one process
+    at batch B over ``sampler``: N processes train on exactly the batches one process would.
+    """
+
+    def __init__(self, sampler, num_replicas, rank, drop_last=False):
+        if rank >= num_replicas or rank < 0:
+            raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
+                             f"[0, {num_replicas - 1}]")
+        self.sampler, self.num_replicas, self.rank = sampler, num_replicas, rank
+        self.drop_last = drop_last
+        self.num_samples, self.total_size = _shares(len(sampler), num_replicas, drop_last)
+
+    @property
+    def generator(self):
+        return getattr(self.sampler, "generator", None)
+
+    def __iter__(self):
+        return iter(_deal(list(self.sampler), self.total_size, self.num_replicas, self.rank,
+                          self.drop_last))
+
+    def __len__(self):
+        return self.num_samples
