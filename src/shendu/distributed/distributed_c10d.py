@@ -287,7 +287,10 @@ def broadcast(tensor, src, group=None, async_op=False):
                 back, async_op)
 
 
-def _same_shapes(tensors, like, what):
+def _check_list(tensors, like, size, what):
+    """One tensor per rank, each of ``like``'s shape and dtype."""
+    if len(tensors) != size:
+        raise ValueError(f"{what} has {len(tensors)} entries, the world has {size} ranks")
     for i, t in enumerate(tensors):
         _check_tensor(t, f"{what}[{i}]")
         if t.shape != like.shape or t.dtype != like.dtype:
@@ -300,10 +303,7 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     """``tensor_list[r]`` becomes rank r's ``tensor``, on every rank."""
     g = _group(group)
     _check_tensor(tensor, "all_gather: tensor")
-    if len(tensor_list) != g.size():
-        raise ValueError(f"all_gather: tensor_list has {len(tensor_list)} entries, the world "
-                         f"has {g.size()} ranks")
-    _same_shapes(tensor_list, tensor, "all_gather: tensor_list")
+    _check_list(tensor_list, tensor, g.size(), "all_gather: tensor_list")
     send = np.ascontiguousarray(tensor._data)
     recv = np.empty((g.size(),) + send.shape, send.dtype)
 
@@ -336,10 +336,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     """Rank r's ``output`` becomes the reduction over all ranks of their ``input_list[r]``."""
     g = _group(group)
     _check_tensor(output, "reduce_scatter: output")
-    if len(input_list) != g.size():
-        raise ValueError(f"reduce_scatter: input_list has {len(input_list)} entries, the world "
-                         f"has {g.size()} ranks")
-    _same_shapes(input_list, output, "reduce_scatter: input_list")
+    _check_list(input_list, output, g.size(), "reduce_scatter: input_list")
     send = np.stack([t._data for t in input_list]) if input_list else None
     return _reduce_scatter_block(g, output, send, op, async_op)
 
