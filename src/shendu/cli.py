@@ -143,9 +143,14 @@ def _train(args):
     from .distributed import launch
     import shendu
     _check_device(args.device)
+    if args.nproc is not None and args.nproc < 1:
+        raise CLIError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc is not None and args.nproc > 1 and not launch.launched_by_mpi():
         return _relaunch(args)
-    rank, world = launch.join_launch()          # (0, 1) outside mpiexec
+    try:
+        rank, world = launch.join_launch()      # (0, 1) outside mpiexec
+    except ImportError as e:
+        raise CLIError(str(e)) from None
     say = print if rank == 0 else (lambda *a, **k: None)    # rank 0 alone prints
     given = {k: getattr(args, k, None) for k in _TRAIN_DEFAULTS}
     given["model_args"] = _parse_args_kv(args.model_arg) or None
@@ -219,9 +224,9 @@ def _train(args):
     if world > 1:
         say(f"data-parallel: {world} processes × batch {batch} (global batch {batch * world})")
     say(f"shendu train: {cfg['model']} ({n_params:,} parameters) on {cfg['data']} — "
-          f"{len(train_set):,} training / {n_val:,} validation / {len(test):,} test images; "
-          f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
-          f"{args.epochs} epochs; writing to {out}")
+        f"{len(train_set):,} training / {n_val:,} validation / {len(test):,} test images; "
+        f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
+        f"{args.epochs} epochs; writing to {out}")
     hist = trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=args.resume)
     if len(hist) and rank == 0:
         try:
@@ -236,24 +241,17 @@ def _train(args):
     say(f"test accuracy: {100 * res['accuracy']:.2f}% (loss {res['loss']:.4f}, "
         f"{len(test):,} images)")
     say(f"saved: {ckpt} (resumable), {os.path.join(out, 'checkpoint.best.safetensors')} "
-          f"(best validation loss), {os.path.join(out, 'curves.png')}, "
-          f"{os.path.join(out, 'history.csv')}")
+        f"(best validation loss), {os.path.join(out, 'curves.png')}, "
+        f"{os.path.join(out, 'history.csv')}")
     return 0
 
 
 def _relaunch(args):
-    """``--nproc N``: run this same command in N processes under mpiexec."""
+    """``--nproc N``: run this same command in N processes under mpiexec (inside it,
+    ``--nproc`` is ignored: the processes see that mpiexec started them)."""
     from .distributed import launch
-    argv, skip = [], False
-    for a in args.argv:
-        if skip:
-            skip = False
-        elif a == "--nproc":
-            skip = True
-        elif not a.startswith("--nproc="):
-            argv.append(a)
     try:
-        return launch.relaunch(args.nproc, argv)
+        return launch.relaunch(args.nproc, args.argv)
     except FileNotFoundError as e:
         raise CLIError(str(e)) from None
 

@@ -6,6 +6,7 @@ Every rank builds the same data from the same seed, so each one can compute the 
 reference itself. Prints "rank R: all checks passed" at the end; any failure raises (and the
 excepthook aborts the job).
 """
+import os
 import sys
 
 import numpy as np
@@ -281,7 +282,30 @@ def check_sampler():
             assert set(flat) == set(range(n)) and len(flat) == -(-n // N) * N
 
 
-checks = [check_collectives, check_ddp_equivalence, check_no_sync, check_unused,
+def check_trainer():
+    """Trainer.fit with DDP and a DistributedSampler: the sampler follows the epochs, the
+    logged losses are the means over all processes (the same on every rank), and only rank 0
+    logs and runs the file-writing callbacks."""
+    from shendu.train import Trainer, CSVLogger
+    from shendu.utils.data import DataLoader, DistributedSampler, TensorDataset
+    x, y = data(80, 8)
+    ds = TensorDataset(x, y)
+    sampler = DistributedSampler(ds, seed=1)
+    shendu.manual_seed(0)
+    ddp = DDP(Net())
+    lines = []
+    tr = Trainer(ddp, shendu.optim.SGD(ddp.parameters(), lr=0.05), log=lines.append,
+                 callbacks=[CSVLogger(os.devnull)], progress=False)
+    hist = tr.fit(DataLoader(ds, batch_size=3, sampler=sampler), epochs=2)
+    assert sampler.epoch == 2
+    assert (len(lines) == 2) if R == 0 else (lines == [] and tr.callbacks == []), lines
+    losses = hist["train_loss"] + hist["train_accuracy"]
+    everyone = [None] * N
+    dist.all_gather_object(everyone, losses)
+    assert all(e == losses for e in everyone), everyone
+
+
+checks = [check_collectives, check_trainer, check_ddp_equivalence, check_no_sync, check_unused,
           check_syncbn_input_grad, check_sampler,
           lambda: check_ddp_equivalence(steps=3, bn=nn.BatchNorm2d, sync=True)]
 only = sys.argv[1:]

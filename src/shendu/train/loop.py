@@ -120,7 +120,7 @@ class Trainer:
                                                   monitor="val_loss" if val_loader else None))
         if _rank():         # data-parallel: rank 0 alone prints and writes files
             self.progress, self.log = False, (lambda *a, **k: None)
-            self.callbacks = [cb for cb in self.callbacks if not getattr(cb, "rank_zero_only", False)]
+            self.callbacks = [c for c in self.callbacks if not getattr(c, "rank_zero_only", 0)]
         if resume:
             self.load_checkpoint(resume)
             self.log(f"resumed from {resume} at epoch {self.epoch} (step {self.step})")
