@@ -202,6 +202,14 @@ def check_no_sync(batch=2, accum=3):
         lossf(ref(x), y).backward()
     for (name, p), q in zip(ddp.module.named_parameters(), ref.parameters()):
         close(p.grad, q.grad, what=f"no_sync accumulated gradient of {name}")
+    loss = lossf(ddp(mine(x, batch)), mine(y, batch))
+    loss.backward(retain_graph=True)
+    try:                                # a second backward would leave the ranks apart
+        loss.backward()
+    except RuntimeError as e:
+        assert "drift apart" in str(e), e
+    else:
+        raise AssertionError("a second backward after the reduction did not raise")
 
 
 def check_unused(batch=2):

@@ -87,6 +87,8 @@ class _Reducer:
         self.ready = 0
         self.next = 0
         self.used = None
+        self.marked = set()              # ids of the parameters reduced in this iteration
+        self.done = False                # this iteration's averages are written
         self.launches = []               # (bucket, gradients ready when it started): for tests
         self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in params]
 
@@ -96,8 +98,9 @@ class _Reducer:
         self.buckets.append(_Bucket(ps, dtype))
 
     # ------------------------------------------------------------ one iteration
-    def prepare(self, outputs):
-        """Arm the hooks for the backward of ``outputs`` (called by forward)."""
+    def prepare(self, outputs, sync=True):
+        """Arm the hooks for the backward of ``outputs`` (called by forward; ``sync=False``
+        under no_sync: that backward only accumulates)."""
         if self.armed and self.ready:
             raise RuntimeError(
                 "expected to have finished reduction in the prior "
@@ -105,10 +108,14 @@ class _Reducer:
                 f"{len(self.params)} parameters received no gradient (parameters that do not "
                 "take part in producing the loss). Pass find_unused_parameters=True, or make "
                 "every parameter contribute to the loss.")
+        self.done = False
+        if not sync:
+            self.armed = False
+            return
         for b in self.buckets:
             b.pending, b.work = len(b.params), None
         self.armed, self.ready, self.next, self.launches = True, 0, 0, []
-        self.used = None
+        self.used, self.marked = None, set()
         if self.find_unused:
             reached = _reachable_leaves(outputs)
             self.used = np.array([id(p) in reached for p in self.params], np.int32)
@@ -119,8 +126,19 @@ class _Reducer:
     def _hook(self, p):
         if self.armed:
             self._mark_ready(p)
+        elif self.done:
+            raise RuntimeError(
+                "DistributedDataParallel: a gradient arrived after this iteration's gradients "
+                "were averaged (a second backward through one forward): its processes would "
+                "drift apart. Run one backward per forward, or the forward under no_sync()")
 
     def _mark_ready(self, p):
+        if id(p) in self.marked:
+            raise RuntimeError(
+                "DistributedDataParallel: a parameter's gradient arrived twice in one iteration "
+                f"(shape {tuple(p.shape)}): call backward once per forward, or run the extra "
+                "backward passes inside no_sync()")
+        self.marked.add(id(p))
         b_i, i = self.where[id(p)]
         b = self.buckets[b_i]
         slot = b.slot(i)
@@ -145,7 +163,7 @@ class _Reducer:
 
     def _finish(self):
         """Wait for every bucket; write the averages into ``.grad``."""
-        self.armed = False
+        self.armed, self.done = False, True
         n = dist.get_world_size()
         used = None
         if self.used is not None:         # which parameters some rank used
@@ -244,8 +262,8 @@ class DistributedDataParallel(Module):
                 with grad_mode.no_grad():
                     broadcast_coalesced(bufs, 0)
         out = self.module(*inputs, **kwargs)
-        if grad_mode.is_grad_enabled() and self.require_backward_grad_sync:
-            self.reducer.prepare(out)
+        if grad_mode.is_grad_enabled():
+            self.reducer.prepare(out, self.require_backward_grad_sync)
         return out
 
     @contextlib.contextmanager
