@@ -42,6 +42,12 @@ def _mnist():
     return shendu.tensor(x[:, None]), ds.targets
 
 
+def _bucket_bytes(model):
+    """Bytes of each of DDP's gradient buckets at the default bucket_cap_mb=25."""
+    from shendu.nn.parallel.distributed import assign_buckets
+    return [sum(p.detach().numpy().nbytes for p in b) for b in assign_buckets(model.parameters())]
+
+
 # ---------------------------------------------------------------------- workers
 def train_worker(steps, warmup, global_batch):
     """Time ``steps`` SGD steps (after ``warmup``); prints one JSON line from rank 0."""
@@ -79,7 +85,7 @@ def train_worker(steps, warmup, global_batch):
         dist.barrier()
     dt = time.perf_counter() - t0
     if rank == 0:
-        nbytes = sum(p.detach().numpy().nbytes for p in model.parameters())
+        nbytes = _bucket_bytes(model)
         print(json.dumps({"world": world, "threads": shendu.get_num_threads(), "batch": b,
                           "images_per_s": steps * global_batch / dt,
                           "ms_per_step": 1000 * dt / steps, "grad_bytes": nbytes}), flush=True)
@@ -124,8 +130,8 @@ def resnet_worker(steps):
         opt.step()
         if i:                                   # the first step warms up
             times.append(time.perf_counter() - t0)
-    nbytes = sum(p.detach().numpy().nbytes for p in model.parameters())
-    print(json.dumps({"ms_per_step": 1000 * statistics.median(times), "grad_bytes": nbytes}),
+    print(json.dumps({"ms_per_step": 1000 * statistics.median(times),
+                      "grad_bytes": _bucket_bytes(model)}),
           flush=True)
 
 
@@ -169,14 +175,17 @@ def ring_allreduce_s(nbytes, p, alpha, bw, gamma=0.0):
     return 2 * math.log2(p) * alpha + 2 * (p - 1) / p * nbytes / bw + (p - 1) / p * nbytes * gamma
 
 
-def predict(name, step_s, nbytes, alpha=50e-6, bw=10e9 / 8 * 0.9, gamma=0.0):
-    """Speedup on P machines with the per-machine batch fixed: no overlap (all-reduce after
-    backward) and overlap with the backward pass (≈ 2/3 of a step)."""
+def predict(name, step_s, buckets, alpha=50e-6, bw=10e9 / 8 * 0.9, gamma=0.0):
+    """Speedup on P machines with the per-machine batch fixed, from the bytes of DDP's
+    buckets: without overlap (every all-reduce after backward) and with DDP's overlap, where
+    the buckets but the last run during backward (≈ 2/3 of a step) and the last one, the
+    first layers' gradients, can only start when backward ends."""
     rows = []
     for p in (4, 16, 64):
-        c = ring_allreduce_s(nbytes, p, alpha, bw, gamma)
+        c = sum(ring_allreduce_s(b, p, alpha, bw, gamma) for b in buckets)
+        last = ring_allreduce_s(buckets[-1], p, alpha, bw, gamma)
         serial = p * step_s / (step_s + c)
-        hidden = p * step_s / (step_s + max(0.0, c - 2 / 3 * step_s))
+        hidden = p * step_s / (step_s + max(last, c - 2 / 3 * step_s))
         rows.append(f"| {name} | {p} | {1000 * c:.2f} | {serial:.1f} ({100 * serial / p:.0f} %) "
                     f"| {hidden:.1f} ({100 * hidden / p:.0f} %) |")
     return rows
@@ -213,7 +222,8 @@ def main():
     i2 = statistics.median(o["images_per_s"] for o in two)
     i0 = statistics.median(o["images_per_s"] for o in single)
     ms1 = statistics.median(o["ms_per_step"] for o in one)
-    nbytes = one[0]["grad_bytes"]
+    buckets = one[0]["grad_bytes"]
+    nbytes = sum(buckets)
     ar = _run([mpi, "-n", "2"] + me + ["--worker", "allreduce"], 1)
     rn = _run(me + ["--worker", "resnet", "--resnet-steps", str(a.resnet_steps)], 2)
 
@@ -230,7 +240,8 @@ def main():
     print(f"data-parallel scaling efficiency on 2 cores: 2×1 / (2 · 1×1) = {i2 / (2 * i0):.2f}; "
           f"threads: 1×2 / 1×1 = {i1 / i0:.2f} of the 2.0 possible")
     print(f"\ngradient bytes all-reduced per step: LeNet-5 {nbytes:,} B "
-          f"({nbytes // 4:,} float32); ResNet-18 {rn['grad_bytes']:,} B")
+          f"({nbytes // 4:,} float32) in buckets of {buckets}; ResNet-18 "
+          f"{sum(rn['grad_bytes']):,} B in buckets of {rn['grad_bytes']}")
     print("\nMPI all-reduce, -n 2 on this host (shared memory), 20 repetitions, the slower "
           "rank's time:")
     print("| bytes | median µs | fastest µs | GB/s (bytes / fastest) |")
@@ -246,12 +257,12 @@ def main():
           f"γ = {1e9 * gamma:.3f} ns/B, per-machine batch fixed:")
     print("| model | P | all-reduce ms | speedup, no overlap | speedup, overlapped |")
     print("|---|---|---|---|---|")
-    for row in predict("LeNet-5 b128", ms1 / 1000, nbytes, gamma=gamma) + \
+    for row in predict("LeNet-5 b128", ms1 / 1000, buckets, gamma=gamma) + \
             predict("ResNet-18 b32", rn["ms_per_step"] / 1000, rn["grad_bytes"], gamma=gamma):
         print(row)
     print("the same with PyTorch's step times on this kind of machine (DESIGN.md: LeNet-5 b128 "
           "7.3 ms, ResNet-18 b32 440 ms), for comparison:")
-    for row in predict("LeNet-5 b128 @7.3 ms", 7.3e-3, nbytes, gamma=gamma) + \
+    for row in predict("LeNet-5 b128 @7.3 ms", 7.3e-3, buckets, gamma=gamma) + \
             predict("ResNet-18 b32 @440 ms", 0.44, rn["grad_bytes"], gamma=gamma):
         print(row)
 

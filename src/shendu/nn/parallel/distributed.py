@@ -48,6 +48,23 @@ def broadcast_coalesced(tensors, src=0):
             off += n
 
 
+def assign_buckets(params, bucket_cap_mb=25):
+    """The parameters grouped as DDP reduces them: in reverse order, one dtype per bucket,
+    a new bucket when the next one would pass ``bucket_cap_mb`` MiB. Lists of parameters,
+    in the order the buckets are started (the last is the first layers', started last)."""
+    cap = max(1, int(bucket_cap_mb * 1024 * 1024))
+    buckets, open_ = [], {}              # dtype -> (params, bytes) of the bucket being filled
+    for p in reversed(list(params)):
+        dt = p._data.dtype
+        ps, size = open_.get(dt, ([], 0))
+        if ps and size + p._data.nbytes > cap:
+            buckets.append(ps)
+            ps, size = [], 0
+        ps.append(p)
+        open_[dt] = (ps, size + p._data.nbytes)
+    return buckets + [ps for ps, _ in open_.values()]
+
+
 class _Bucket:
     """Parameters whose gradients travel together in one flat buffer."""
 
@@ -71,18 +88,8 @@ class _Reducer:
         self.buckets = []
         self.where = {}                  # id(param) -> (bucket index, index in bucket)
         self.index = {id(p): k for k, p in enumerate(params)}
-        cap = max(1, int(bucket_cap_mb * 1024 * 1024))
-        open_ = {}                       # dtype -> (params, bytes) of the bucket being filled
-        for p in reversed(params):
-            dt = p._data.dtype
-            ps, size = open_.get(dt, ([], 0))
-            if ps and size + p._data.nbytes > cap:
-                self._add_bucket(ps, dt)
-                ps, size = [], 0
-            ps.append(p)
-            open_[dt] = (ps, size + p._data.nbytes)
-        for dt, (ps, _) in open_.items():
-            self._add_bucket(ps, dt)
+        for ps in assign_buckets(params, bucket_cap_mb):
+            self._add_bucket(ps, ps[0]._data.dtype)
         self.armed = False
         self.ready = 0
         self.next = 0
