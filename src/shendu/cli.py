@@ -224,8 +224,18 @@ _TRAIN_DEFAULTS = {"model": "lenet", "data": "mnist-mini", "batch_size": 64, "op
 def _train(args):
     from . import serialization, train as T
     from .utils.data import DataLoader, random_split
+    from .distributed import launch
     import shendu
     _check_device(args.device)
+    if args.nproc is not None and args.nproc < 1:
+        raise CLIError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc is not None and args.nproc > 1 and not launch.launched_by_mpi():
+        return _relaunch(args)
+    try:
+        rank, world = launch.join_launch()      # (0, 1) outside mpiexec
+    except ImportError as e:
+        raise CLIError(str(e)) from None
+    say = print if rank == 0 else (lambda *a, **k: None)    # rank 0 alone prints
     given = {k: getattr(args, k, None) for k in _TRAIN_DEFAULTS}
     given["model_args"] = _parse_args_kv(args.model_arg) or None
     saved = {}
@@ -249,7 +259,8 @@ def _train(args):
         raise CLIError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}")
     out = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume else
                        os.path.join("runs", f"{cfg['model']}-{cfg['data']}"))
-    os.makedirs(out, exist_ok=True)
+    if rank == 0:
+        os.makedirs(out, exist_ok=True)
 
     shendu.manual_seed(cfg["seed"])
     full = load_split(cfg["data"], True, args.data_dir, args.download, cfg["augment"])
@@ -261,8 +272,14 @@ def _train(args):
     split = shendu.Generator().manual_seed(cfg["seed"])
     train_set, val_set = random_split(full, [len(full) - n_val, n_val], generator=split)
     loader_gen = shendu.Generator().manual_seed(cfg["seed"] + 1)
-    train_loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True,
-                              generator=loader_gen, num_workers=args.num_workers)
+    batch, sampler = cfg["batch_size"], None
+    if world > 1:       # data-parallel: each process takes 1/world of each batch one process
+        from .utils.data import RandomSampler, ShardedSampler     # would train on
+        batch = max(1, round(batch / world))
+        sampler = ShardedSampler(RandomSampler(train_set, generator=loader_gen), world, rank)
+    train_loader = DataLoader(train_set, batch_size=batch, shuffle=sampler is None,
+                              sampler=sampler, generator=loader_gen,
+                              num_workers=args.num_workers)
     val_loader = DataLoader(val_set, batch_size=500) if n_val else None
 
     kw = model_kwargs(cfg["model"], cfg["data"], cfg["model_args"])
@@ -281,30 +298,47 @@ def _train(args):
     callbacks = [T.CSVLogger(os.path.join(out, "history.csv")),
                  T.ModelCheckpoint(ckpt, monitor="val_loss" if val_loader else None)]
     callbacks += list(getattr(args, "callbacks", ()))      # added by callers (shendu tune)
-    trainer = T.Trainer(model, opt, scheduler=sched, callbacks=callbacks,
+    if world > 1:
+        from .nn.parallel import DistributedDataParallel
+        trainer_model = DistributedDataParallel(model)
+    else:
+        trainer_model = model
+    trainer = T.Trainer(trainer_model, opt, scheduler=sched, callbacks=callbacks,
                         progress=not args.no_progress)
     trainer.meta["cli"] = cfg
-    print(f"shendu train: {cfg['model']} ({n_params:,} parameters) on {cfg['data']} — "
-          f"{len(train_set):,} training / {n_val:,} validation / {len(test):,} test images; "
-          f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
-          f"{args.epochs} epochs; writing to {out}")
+    if world > 1:
+        say(f"data-parallel: {world} processes × batch {batch} (global batch {batch * world})")
+    say(f"shendu train: {cfg['model']} ({n_params:,} parameters) on {cfg['data']} — "
+        f"{len(train_set):,} training / {n_val:,} validation / {len(test):,} test images; "
+        f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
+        f"{args.epochs} epochs; writing to {out}")
     hist = trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=args.resume)
-    if len(hist):
+    if len(hist) and rank == 0:
         try:
             hist.plot(os.path.join(out, "curves.png"),
                       title=f"{cfg['model']} on {cfg['data']}")
         except ImportError as e:
             print(f"(no curves: {e})")
     if hist.interrupted:
-        print(f"interrupted; continue with: shendu train --resume {ckpt} --epochs {args.epochs}")
+        say(f"interrupted; continue with: shendu train --resume {ckpt} --epochs {args.epochs}")
         return 130
     res = T.evaluate(model, DataLoader(test, batch_size=500))
-    print(f"test accuracy: {100 * res['accuracy']:.2f}% (loss {res['loss']:.4f}, "
-          f"{len(test):,} images)")
-    print(f"saved: {ckpt} (resumable), {os.path.join(out, 'checkpoint.best.safetensors')} "
-          f"(best validation loss), {os.path.join(out, 'curves.png')}, "
-          f"{os.path.join(out, 'history.csv')}")
+    say(f"test accuracy: {100 * res['accuracy']:.2f}% (loss {res['loss']:.4f}, "
+        f"{len(test):,} images)")
+    say(f"saved: {ckpt} (resumable), {os.path.join(out, 'checkpoint.best.safetensors')} "
+        f"(best validation loss), {os.path.join(out, 'curves.png')}, "
+        f"{os.path.join(out, 'history.csv')}")
     return 0
+
+
+def _relaunch(args):
+    """``--nproc N``: run this same command in N processes under mpiexec (inside it,
+    ``--nproc`` is ignored: the processes see that mpiexec started them)."""
+    from .distributed import launch
+    try:
+        return launch.relaunch(args.nproc, args.argv)
+    except FileNotFoundError as e:
+        raise CLIError(str(e)) from None
 
 
 # ---------------------------------------------------------------------- eval
@@ -424,6 +458,9 @@ def build_parser():
     t.add_argument("--out", help="output folder (default runs/<model>-<data>)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--nproc", type=int, metavar="N", help="train data-parallel in N processes "
+                   "(runs mpiexec -n N; needs shendu[distributed]); mpiexec -n N shendu train "
+                   "... does the same, on several machines too")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test split")
@@ -464,6 +501,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parse_args(argv, parser)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -118,6 +118,7 @@ class Normalize(Node):
             s1 = rsum(g, axes, xc)                          # Σ_R g (x − μ)
         if self.const:                      # batch and instance norm: Σ_R sums suffice
             gw, gb = s1 * inv, s0
+            s0, s1, m = self._across(s0, s1, m)
         else:
             gw, gb = (g * (xc * inv) if need[1] else None), g
         gx = None
@@ -137,6 +138,11 @@ class Normalize(Node):
         gw = self._to_param(gw) if need[1] else None
         gb = self._to_param(gb) if need[2] else None
         return _wrap(gx), _wrap(gw), _wrap(gb)
+
+    def _across(self, s0, s1, m):
+        """The sums Σ_R g, Σ_R g (x − μ) and the count m that ∂x uses (SyncBatchNorm makes
+        them the totals over all processes)."""
+        return s0, s1, m
 
     def _to_param(self, a):
         """Sum ``a`` down to ``wshape`` and give it the parameter's shape."""

@@ -2,4 +2,4 @@
 from .parameter import Parameter, Buffer
 from .modules import *          # noqa: F401,F403
 from .modules import Module, LayerInputError
-from . import functional, init, utils
+from . import functional, init, utils, parallel

@@ -14,6 +14,8 @@ __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "CSVLogger", "LambdaC
 
 
 class Callback:
+    rank_zero_only = False      # data-parallel training runs it on rank 0 alone (it writes files)
+
     def on_train_begin(self, trainer):
         pass
 
@@ -99,6 +101,7 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """After each epoch, write the full training state to ``path`` (atomically); with a
     ``monitor``, also keep the best model's weights in ``best_path``."""
+    rank_zero_only = True
 
     def __init__(self, path, monitor="val_loss", mode="auto", best_path=None, every=1):
         self.path = os.fspath(path)
@@ -114,7 +117,7 @@ class ModelCheckpoint(Callback):
             v = logs[self.monitor]
             if (v < self.best) if self.mode == "min" else (v > self.best):
                 self.best = v
-                serialization.save(trainer.model.state_dict(), self.best_path)
+                serialization.save(trainer.bare_model.state_dict(), self.best_path)
         if epoch % self.every == 0:
             trainer.save_checkpoint(self.path)
 
@@ -127,6 +130,7 @@ class ModelCheckpoint(Callback):
 
 class CSVLogger(Callback):
     """Append each epoch's logged values to a CSV file."""
+    rank_zero_only = True
 
     def __init__(self, path):
         self.path = os.fspath(path)

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .. import serialization, _random
-from .._tensor import Tensor
+from .._tensor import Tensor, _make
 from ..autograd import grad_mode
 from .history import History
 from .metrics import MeanMetric, get_metric
@@ -72,6 +72,7 @@ class Trainer:
     # ---------------------------------------------------------------- one epoch
     def train_epoch(self, loader):
         self.model.train()
+        _set_epoch(loader, self.epoch)
         loss_m = MeanMetric()
         ms = {m.__name__: MeanMetric() for m in self.metrics}
         total = len(loader) if hasattr(loader, "__len__") else None
@@ -105,6 +106,7 @@ class Trainer:
                     cb.on_batch_end(self, self.step, logs)
         finally:
             bar.close()
+        _sum_over_processes([loss_m, *ms.values()])
         return {"loss": loss_m.value, **{k: v.value for k, v in ms.items()}}
 
     def evaluate(self, loader):
@@ -116,6 +118,9 @@ class Trainer:
         if checkpoint is not None and not any(isinstance(c, ModelCheckpoint) for c in self.callbacks):
             self.callbacks.append(ModelCheckpoint(checkpoint,
                                                   monitor="val_loss" if val_loader else None))
+        if _rank():         # data-parallel: rank 0 alone prints and writes files
+            self.progress, self.log = False, (lambda *a, **k: None)
+            self.callbacks = [c for c in self.callbacks if not getattr(c, "rank_zero_only", 0)]
         if resume:
             self.load_checkpoint(resume)
             self.log(f"resumed from {resume} at epoch {self.epoch} (step {self.step})")
@@ -165,13 +170,19 @@ class Trainer:
             s.step()
 
     # ---------------------------------------------------------------- checkpoints
+    @property
+    def bare_model(self):
+        """The model without a DistributedDataParallel wrapper (whose keys it saves)."""
+        from ..nn.parallel import DistributedDataParallel
+        return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+
     def state_dict(self):
         gens = []
         for ld in self.loaders:
             g = getattr(ld, "generator", None) if ld is not None else None
             gens.append(g.get_state() if g is not None else None)
         return {
-            "model": self.model.state_dict(),
+            "model": self.bare_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": _random.get_rng_state(),
@@ -181,7 +192,7 @@ class Trainer:
             "history": self.history.state_dict(),
             "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()}
                           for cb in self.callbacks],
-            "model_spec": getattr(self.model, "zoo_spec", None),
+            "model_spec": getattr(self.bare_model, "zoo_spec", None),
             "meta": self.meta,
         }
 
@@ -189,18 +200,19 @@ class Trainer:
         """Restore a run. A model that does not fit the checkpoint (another architecture,
         other sizes) is reported with every mismatched key and shape, and nothing is changed:
         the model is put back if any part of the state fails to load."""
-        backup = {k: v.clone() for k, v in self.model.state_dict().items()}
+        model = self.bare_model
+        backup = {k: v.clone() for k, v in model.state_dict().items()}
         try:
-            self.model.load_state_dict(state["model"])
+            model.load_state_dict(state["model"])
         except RuntimeError as e:
-            self.model.load_state_dict(backup)
+            model.load_state_dict(backup)
             spec = state.get("model_spec")
             built = f" (it was saved from {_spec_str(spec)})" if spec else ""
             raise RuntimeError(f"the checkpoint does not fit this model{built}: {e}") from None
         try:
             self.optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError, RuntimeError) as e:
-            self.model.load_state_dict(backup)
+            model.load_state_dict(backup)
             raise type(e)(f"the checkpoint's optimizer state does not fit this optimizer: "
                           f"{e}") from None
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -233,6 +245,29 @@ class Trainer:
             self.load_state_dict(state)
         except (RuntimeError, ValueError, KeyError) as e:
             raise type(e)(f"{path}: {e.args[0] if e.args else e}") from None
+
+
+def _rank():
+    from .. import distributed as dist
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def _set_epoch(loader, epoch):
+    """A DistributedSampler shuffles by epoch: tell it which one this is."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+
+
+def _sum_over_processes(means):
+    """Data-parallel: make each MeanMetric the mean over every process's samples."""
+    from .. import distributed as dist
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return
+    sums = _make(np.array([v for m in means for v in (m.total, m.count)], np.float64), None, 0)
+    dist.all_reduce(sums)
+    for m, (total, count) in zip(means, sums.numpy().reshape(-1, 2)):
+        m.total, m.count = float(total), int(count)
 
 
 def _spec_str(spec):

@@ -11,6 +11,7 @@ from .distance import *         # noqa: F401,F403
 from .conv import *             # noqa: F401,F403
 from .pooling import *          # noqa: F401,F403
 from .normalization import *    # noqa: F401,F403
+from .sync_batchnorm import *   # noqa: F401,F403
 from .upsampling import *       # noqa: F401,F403
 from .padding import *          # noqa: F401,F403
 from .pixelshuffle import *     # noqa: F401,F403

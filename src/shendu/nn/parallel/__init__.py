@@ -1,0 +1,4 @@
+"""shendu.nn.parallel: DistributedDataParallel (torch.nn.parallel's)."""
+from .distributed import DistributedDataParallel
+
+__all__ = ["DistributedDataParallel"]
