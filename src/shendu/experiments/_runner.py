@@ -6,7 +6,8 @@ An experiment module defines ``EXPERIMENT = Experiment(...)`` with
 * ``trial(seed, **budget)`` — one run with one seed; returns a dict whose float values are the
   measured numbers (tabulated, written to the CSV, used by the checks) and whose other values
   (arrays, lists, dicts) are kept for the plot only;
-* ``checks`` — the claim as :mod:`._verdict` checks over those numbers;
+* ``checks`` — the claim as :mod:`._verdict` checks over those numbers (a check's side may
+  also be a plain number, a constant without spread);
 * ``plot(trials, ax_or_fig)`` — draws the figure from the list of trial dicts;
 * ``budgets`` — keyword arguments for ``trial`` under ``"full"``, ``"quick"`` and ``"test"``
   (the last is the small budget the test suite uses; same code path, fewer steps).
@@ -84,10 +85,16 @@ class Result:
         self.seconds, self.trial_seconds = seconds, trial_seconds
         keys = [k for k, v in trials[0].items() if _is_number(v)]
         self.metrics = {k: np.array([float(t[k]) for t in trials]) for k in keys}
-        self.checks = [c.evaluate(self.metrics[c.a], self.metrics[c.b])
+        self.checks = [c.evaluate(self._values(c.a), self._values(c.b))
                        for c in experiment.checks]
         self.verdict = _verdict.combine(self.checks)
         self.png = self.csv = None
+
+    def _values(self, key):
+        """A metric's values over the seeds; a number stands for itself (no spread)."""
+        if _is_number(key):
+            return np.full(len(self.seeds), float(key))
+        return self.metrics[key]
 
     def summary(self):
         """{metric: (mean, std, min, max)} over the seeds (std with ddof=1; 0 for one seed)."""
