@@ -79,3 +79,9 @@ def kaiming_times(k):
             fc.weight.mul_(k)
         init.zeros_(fc.bias)
     return f
+
+
+def mnist_images(train=True):
+    """All normalised MNIST-mini images (N, 1, 28, 28) and labels (N,)."""
+    mnist_batches(1, train=train)
+    return _CACHE[train]

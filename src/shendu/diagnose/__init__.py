@@ -36,3 +36,9 @@ from .report import Report, run
 
 __all__ = ["run", "Report", "LayerStats", "LayerRecord", "layer_role", "Thresholds", "Finding",
            "find", "KINDS", "ADVICE"]
+from .callback import DiagnosticsCallback, DiagnosticWarning
+from .curves import curves, CurveThresholds, CurveReport, Verdict
+from .lr_find import lr_find, LRFinderResult
+
+__all__ += ["DiagnosticsCallback", "DiagnosticWarning", "curves", "CurveThresholds",
+            "CurveReport", "Verdict", "lr_find", "LRFinderResult"]

@@ -154,33 +154,42 @@ def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
             elif u < th.update_ratio_low:
                 found.append(_f("update_ratio_low", n, u, th.update_ratio_low,
                                 f"one step changes its weights by only {u:.2g} of their norm"))
+    found.sort(key=lambda f: pos.get(f.layer, len(pos)))
     return _explain(found, pos)
 
 
 def _explain(found, pos):
-    """Move the findings a dead or saturated layer explains under it: the vanishing
-    gradients below it (it passes back little or no gradient), and, for a dead ReLU, the
-    collapsed activations and further dead ReLUs above it (it passes on little or no
-    signal, so the layers above see inputs that hardly vary)."""
+    """Move each finding that another explains under the root finding: a dead or saturated
+    layer explains the vanishing gradients and too-small updates below it (it passes back
+    little or no gradient); a dead ReLU also explains the collapsed activations and the
+    further dead ReLUs above it (the layers above see inputs that hardly vary); a
+    vanishing gradient explains a too-small update of the same layer."""
     roots = []
-    for f in sorted(found, key=lambda f: pos.get(f.layer, -1)):
-        if f.kind == "saturated" or (f.kind == "dead_relu" and not any(
-                r.kind == "dead_relu" for r in roots)):
+    for f in found:                              # found is in depth order
+        if f.kind == "saturated" or (f.kind == "dead_relu" and
+                                     not any(r.kind == "dead_relu" for r in roots)):
             roots.append(f)
+
+    def cause(f):
+        p = pos.get(f.layer, -1)
+        for r in roots:
+            q = pos.get(r.layer, -1)
+            if r is f:
+                continue
+            if f.kind in ("vanishing_gradient", "update_ratio_low") and p < q:
+                return r
+            if r.kind == "dead_relu" and p > q and f.kind in ("activation_collapse",
+                                                              "dead_relu"):
+                return r
+        if f.kind == "update_ratio_low":
+            return next((v for v in found if v.kind == "vanishing_gradient" and
+                         v.layer == f.layer), None)
+        return None
+
     out = []
     for f in found:
-        cause = None
-        for r in roots:
-            p, q = pos.get(f.layer, -1), pos.get(r.layer, -1)
-            if f is r:
-                continue
-            if (f.kind == "vanishing_gradient" and p < q) or (r.kind == "dead_relu" and p > q and
-                                                               f.kind in ("activation_collapse",
-                                                                          "dead_relu")):
-                cause = r
-                break
-        if cause is None:
-            out.append(f)
-        else:
-            cause.consequences.append(f)
+        c = cause(f)
+        while c is not None and cause(c) is not None:
+            c = cause(c)
+        (out if c is None else c.consequences).append(f)
     return out

@@ -147,11 +147,14 @@ class LayerStats:
     ``backward=False`` skips the gradient hooks; ``updates=False`` skips the weight
     snapshot the update/weight ratio needs; ``saturation_derivative``: a Sigmoid/Tanh
     output counts as saturated where the activation's derivative is below this fraction of
-    its peak (0.25 for sigmoid, 1 for tanh).
+    its peak (0.25 for sigmoid, 1 for tanh); ``grad_only``: ignore forward passes run
+    with gradients off (a validation pass inside the recorded steps).
     """
 
-    def __init__(self, model, backward=True, updates=True, saturation_derivative=0.05):
+    def __init__(self, model, backward=True, updates=True, saturation_derivative=0.05,
+                 grad_only=False):
         self.model = model
+        self.grad_only = grad_only
         self.backward = backward
         self.updates = updates
         self.saturation_derivative = saturation_derivative
@@ -198,6 +201,8 @@ class LayerStats:
 
     # ------------------------------------------------------------------ hooks
     def _input_hook(self, module, args):
+        if self.grad_only and not grad_mode.is_grad_enabled():
+            return
         t = _first_tensor(args)
         if t is not None and t.is_floating_point():
             n, s1, s2, _ = _sums(t._data)
@@ -214,7 +219,8 @@ class LayerStats:
 
     def _forward(self, name, module, out):
         t = _first_tensor(out)
-        if t is None or not t.is_floating_point():
+        if t is None or not t.is_floating_point() or \
+                (self.grad_only and not grad_mode.is_grad_enabled()):
             return
         self._pending = True
         acc = self._acc.get(name)
