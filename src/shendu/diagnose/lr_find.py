@@ -73,7 +73,7 @@ def _batches(loader):
 
 
 def lr_find(model, loader, loss_fn, optimizer_cls, start=1e-7, end=10, num_steps=100,
-            smooth=0.98, diverge=4.0, optimizer_kwargs=None, plot=None):
+            smooth=0.9, diverge=4.0, optimizer_kwargs=None, plot=None):
     """Smith's range test. ``optimizer_cls``: an optimizer class (built on
     ``model.parameters()`` with ``optimizer_kwargs``), or an optimizer already built on the
     model. The lr grows geometrically over ``num_steps`` steps (the loader is cycled);
