@@ -37,7 +37,7 @@ OPTIMIZERS = {"sgd": ("SGD", 0.05), "adam": ("Adam", 1e-3), "adamw": ("AdamW", 1
 # Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
 # its subparser and sets ``func``. The module must import only the standard library at the
 # top, so ``shendu --help`` stays fast and works without the optional extras.
-_VERB_MODULES = ()
+_VERB_MODULES = ("shendu.experiments._cli",)
 
 
 class CLIError(Exception):

@@ -17,7 +17,7 @@ one-sided, at ``ALPHA = 0.05``:
 
 With fewer than two seeds on a side the spread is unknown and the check is inconclusive.
 When both sides have no spread at all (an exact, deterministic quantity) the sign of the
-difference decides, with p = 0 or 1.
+difference decides (p = 0 for the side it favours; equal numbers mean "not greater").
 
 An experiment's verdict: *claim held* when every check held, *claim did not hold* when any
 check did not hold, otherwise *inconclusive*.
@@ -141,6 +141,8 @@ class Greater:
         diff, se, _, df = welch(a, b)
         d = self.sign * diff                      # the effect in the claimed direction
         p_for, p_against = _p_greater(d, se, df), _p_greater(-d, se, df)
+        if se == 0.0 and d == 0.0:                # exactly equal: exactly not greater
+            p_against = 0.0
         verdict = HELD if p_for < ALPHA else NOT_HELD if p_against < ALPHA else INCONCLUSIVE
         p = p_for if verdict != NOT_HELD else p_against
         return CheckResult(self, verdict, diff, se, df, p,
