@@ -10,7 +10,7 @@ from .._random import manual_seed
 from ..autograd.grad_mode import no_grad
 
 __all__ = ["load_mnist", "mlp", "train_steps", "evaluate", "capped", "plot_curves", "seeded",
-           "init_linears"]
+           "init_linears", "bars"]
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -121,6 +121,17 @@ def plot_curves(ax, trials, keys, labels=None, smooth=20, x=None):
         ax.fill_between(xs, sm.min(0), sm.max(0), alpha=0.25)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def bars(ax, trials, keys, labels, title=None):
+    """One bar per ``trial[key]``: the mean over the trials, the std as error bar."""
+    v = np.array([[t[k] for k in keys] for t in trials])
+    x = np.arange(len(keys))
+    ax.bar(x, v.mean(0), yerr=v.std(0), capsize=4, color=[f"C{i}" for i in range(len(keys))])
+    ax.set_xticks(x, labels)
+    ax.set(title=title)
+    ax.grid(alpha=0.3, axis="y")
+    return v
 
 
 def seeded(seed):

@@ -46,6 +46,7 @@ REGISTRY = {
     "weight-decay": "weight_decay",
     "early-stopping": "early_stopping",
     "data-augmentation": "augmentation",
+    "max-norm": "max_norm",
 }
 
 

@@ -118,6 +118,12 @@ def _finite(x):
     return x
 
 
+def _one_seed(check, a, b):
+    return CheckResult(check, INCONCLUSIVE, float(a.mean() - b.mean()), math.nan, math.nan,
+                       math.nan, f"{check.label}: fewer than 2 seeds, spread unknown: "
+                       "inconclusive")
+
+
 def _stats_text(diff, se, df, p):
     dfs = "exact" if se == 0 else f"df={df:.1f}"
     return f"diff={diff:+.4g}, se={se:.3g}, {dfs}, p={p:.3g}"
@@ -135,9 +141,7 @@ class Greater:
     def evaluate(self, a, b):
         a, b = _finite(a), _finite(b)
         if min(len(a), len(b)) < 2:
-            return CheckResult(self, INCONCLUSIVE, float(a.mean() - b.mean()), math.nan,
-                               math.nan, math.nan, f"{self.label}: fewer than 2 seeds, spread "
-                               "unknown: inconclusive")
+            return _one_seed(self, a, b)
         diff, se, _, df = welch(a, b)
         d = self.sign * diff                      # the effect in the claimed direction
         p_for, p_against = _p_greater(d, se, df), _p_greater(-d, se, df)
@@ -165,9 +169,7 @@ class Tie:
     def evaluate(self, a, b):
         a, b = _finite(a), _finite(b)
         if min(len(a), len(b)) < 2:
-            return CheckResult(self, INCONCLUSIVE, float(a.mean() - b.mean()), math.nan,
-                               math.nan, math.nan, f"{self.label}: fewer than 2 seeds, spread "
-                               "unknown: inconclusive")
+            return _one_seed(self, a, b)
         diff, se, _, df = welch(a, b)
         m = self.margin
         p_tie = max(_p_greater(diff, se, df, -m), _p_greater(-diff, se, df, -m))

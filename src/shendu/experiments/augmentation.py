@@ -45,10 +45,8 @@ def plot(trials, fig):
     C.plot_curves(a, trials, ["curve_plain", "curve_augmented"], ["plain", "augmented"])
     a.set(yscale="log", title="training loss (on the batches as trained)", xlabel="step")
     tags = ("plain", "augmented")
-    v = np.array([[t[f"{k}_test_acc"] for k in tags] for t in trials])
-    b.bar(tags, v.mean(0), yerr=v.std(0), capsize=4, color=["C0", "C1"])
-    b.set(title="test accuracy", ylim=(max(0.0, v.min() - 0.1), 1))
-    b.grid(alpha=0.3, axis="y")
+    v = C.bars(b, trials, [f"{k}_test_acc" for k in tags], tags, "test accuracy")
+    b.set(ylim=(max(0.0, v.min() - 0.1), 1))
 
 
 EXPERIMENT = Experiment(

@@ -34,8 +34,6 @@ import os
 import tempfile
 import time
 
-import numpy as np
-
 import shendu
 from shendu import models, nn, optim, transforms
 from shendu.datasets import MNIST, MNISTMini, FashionMNIST, FashionMNISTMini
@@ -186,15 +184,12 @@ def trial(seed, pretrain_size, pretrain_epochs, target_size, epochs, data_dir=No
 
 
 def plot(trials, fig):
-    a, b = fig.subplots(1, 2)
-    x = np.arange(len(STATES))
-    for ax, key, title in ((a, "acc", "Fashion-MNIST test accuracy"),
-                           (b, "seconds", "seconds (fine-tuning + evaluation)")):
-        v = np.array([[t[f"{key}_{k}"] for k, _ in STATES] for t in trials])
-        ax.bar(x, v.mean(0), yerr=v.std(0), capsize=4, color=["C0", "C1", "C2", "C7"])
-        ax.set_xticks(x, ["1 predict\nonly", "2 head\nonly", "3 all\nlayers", "from\nscratch"])
-        ax.set(title=title)
-        ax.grid(alpha=0.3, axis="y")
+    from ._common import bars
+    labels = ["1 predict\nonly", "2 head\nonly", "3 all\nlayers", "from\nscratch"]
+    for ax, key, title in zip(fig.subplots(1, 2), ("acc", "seconds"),
+                              ("Fashion-MNIST test accuracy",
+                               "seconds (fine-tuning + evaluation)")):
+        bars(ax, trials, [f"{key}_{k}" for k, _ in STATES], labels, title)
 
 
 EXPERIMENT = Experiment(

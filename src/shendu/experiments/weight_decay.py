@@ -34,15 +34,10 @@ def trial(seed, n_train, steps, width, batch_size=50, lr=0.05, data_dir=None):
 
 
 def plot(trials, fig):
-    axes = fig.subplots(1, 3)
-    x = np.arange(len(DECAYS))
-    for ax, key, title in zip(axes, ("test_acc", "gap", "weight_norm"),
+    for ax, key, title in zip(fig.subplots(1, 3), ("test_acc", "gap", "weight_norm"),
                               ("test accuracy", "train - test accuracy", "||W|| (all layers)")):
-        v = np.array([[t[f"{key}_wd{wd:g}"] for wd in DECAYS] for t in trials])
-        ax.bar(x, v.mean(0), yerr=v.std(0), capsize=4, color=["C0", "C1", "C2"])
-        ax.set_xticks(x, [f"λ={wd:g}" for wd in DECAYS])
-        ax.set(title=title)
-        ax.grid(alpha=0.3, axis="y")
+        C.bars(ax, trials, [f"{key}_wd{wd:g}" for wd in DECAYS], [f"λ={wd:g}" for wd in DECAYS],
+               title)
 
 
 EXPERIMENT = Experiment(

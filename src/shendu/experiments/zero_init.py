@@ -55,11 +55,8 @@ def plot(trials, fig):
           ylabel="σ_i / σ_max (1e-17 = zero)")
     a.legend()
     a.grid(alpha=0.3)
-    accs = [[t[f"{how}_test_acc"] for t in trials] for how in INITS]
-    b.bar(INITS, [np.mean(x) for x in accs], yerr=[np.std(x) for x in accs], capsize=4,
-          color=["C0", "C1", "C2"])
-    b.set(title="test accuracy", ylim=(0, 1))
-    b.grid(alpha=0.3, axis="y")
+    C.bars(b, trials, [f"{how}_test_acc" for how in INITS], INITS, "test accuracy")
+    b.set(ylim=(0, 1))
 
 
 EXPERIMENT = Experiment(
