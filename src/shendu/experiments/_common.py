@@ -10,7 +10,7 @@ from .._random import manual_seed
 from ..autograd.grad_mode import no_grad
 
 __all__ = ["load_mnist", "mlp", "train_steps", "evaluate", "capped", "plot_curves", "seeded",
-           "init_linears", "bars"]
+           "init_linears", "bars", "sweep"]
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -121,6 +121,15 @@ def plot_curves(ax, trials, keys, labels=None, smooth=20, x=None):
         ax.fill_between(xs, sm.min(0), sm.max(0), alpha=0.25)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+
+
+def sweep(ax, trials, xs, keys, **kwargs):
+    """``trial[key]`` for each x in ``xs`` (one key per x): the mean over the trials as a line,
+    min-max as error bars. Returns the (trials, len(xs)) values."""
+    v = np.array([[t[k] for k in keys] for t in trials])
+    m = v.mean(0)
+    ax.errorbar(xs, m, yerr=[m - v.min(0), v.max(0) - m], marker="o", capsize=4, **kwargs)
+    return v
 
 
 def bars(ax, trials, keys, labels, title=None):

@@ -7,8 +7,6 @@ A ReLU MLP trained with Adam on a few hundred MNIST images, with and without
 training batch (``Transform.batch``, one draw per image); the number is the test accuracy
 on unaltered test images.
 """
-import numpy as np
-
 from .. import optim, transforms
 from .._random import Generator
 from . import _common as C

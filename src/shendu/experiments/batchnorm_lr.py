@@ -5,8 +5,6 @@ A ReLU MLP with and without BatchNorm1d after every hidden Linear, trained by SG
 grid of learning rates; the number is the training loss over the last tenth of the steps,
 a diverged run (non-finite or above 10) counting as 10.
 """
-import numpy as np
-
 from .. import nn, optim
 from . import _common as C
 from ._runner import Experiment
@@ -38,9 +36,7 @@ def plot(trials, fig):
     ax = fig.subplots()
     lrs = trials[0]["lrs"]
     for bn, label in ((False, "no normalisation"), (True, "BatchNorm")):
-        v = np.array([[t[_key(bn, lr)] for lr in lrs] for t in trials])
-        ax.errorbar(lrs, v.mean(0), yerr=[v.mean(0) - v.min(0), v.max(0) - v.mean(0)],
-                    marker="o", capsize=4, label=label)
+        C.sweep(ax, trials, lrs, [_key(bn, lr) for lr in lrs], label=label)
     ax.axhline(CAP, color="r", ls=":", label=f"diverged (capped at {CAP:g})")
     ax.set(xscale="log", yscale="log", xlabel="SGD learning rate",
            ylabel="final training loss", title="final loss against learning rate "

@@ -6,8 +6,6 @@ A wide ReLU MLP trained with Adam on a few hundred MNIST images (it can memorise
 dropout p = 0, 0.2, 0.5 and 0.8 after each hidden layer; the numbers are the training and
 test accuracy and their gap.
 """
-import numpy as np
-
 from .. import optim
 from . import _common as C
 from ._runner import Experiment
@@ -35,9 +33,7 @@ def plot(trials, fig):
     a, b = fig.subplots(1, 2)
     for key, label in (("train_acc", "train"), ("test_acc", "test"), ("gap", "gap")):
         ax = b if key == "gap" else a
-        v = np.array([[t[f"{key}_p{p:g}"] for p in RATES] for t in trials])
-        ax.errorbar(RATES, v.mean(0), yerr=[v.mean(0) - v.min(0), v.max(0) - v.mean(0)],
-                    marker="o", capsize=4, label=label)
+        C.sweep(ax, trials, RATES, [f"{key}_p{p:g}" for p in RATES], label=label)
     a.set(title="accuracy against dropout rate", xlabel="dropout p", ylabel="accuracy")
     b.set(title="generalisation gap (train - test accuracy)", xlabel="dropout p")
     for ax in (a, b):

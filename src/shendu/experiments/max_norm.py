@@ -44,9 +44,7 @@ def plot(trials, fig):
     lrs = trials[0]["lrs"]
     for tag, label in (("plain", "dropout only"), ("maxnorm", f"dropout + max-norm {C_MAX:g}")):
         for ax, key in ((a, "loss"), (b, "test_acc")):
-            v = np.array([[t[f"{tag}_{key}_lr{lr:g}"] for lr in lrs] for t in trials])
-            ax.errorbar(lrs, v.mean(0), yerr=[v.mean(0) - v.min(0), v.max(0) - v.mean(0)],
-                        marker="o", capsize=4, label=label)
+            C.sweep(ax, trials, lrs, [f"{tag}_{key}_lr{lr:g}" for lr in lrs], label=label)
     a.set(xscale="log", yscale="log", xlabel="learning rate (momentum 0.9)",
           ylabel="final training loss (10 = diverged)", title="final loss")
     b.set(xscale="log", xlabel="learning rate (momentum 0.9)", ylabel="test accuracy",
