@@ -106,7 +106,8 @@ def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
                         "of its domain"))
 
     judged = judged_layers(layers, order)
-    grads = [(n, layers[n].grad_std) for n in judged if layers[n].grad_std is not None]
+    grads = [(n, layers[n].grad_out_norm) for n in judged
+             if layers[n].grad_out_norm is not None]
     ref_name, ref = (grads[-1] if grads else (None, None))
     if ref:
         for n, g in grads[:-1]:
@@ -114,11 +115,11 @@ def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
             if r < th.vanishing_gradient:
                 found.append(_f("vanishing_gradient", n, r, th.vanishing_gradient,
                                 f"the gradient at its output is {r:.2g} of that at the output "
-                                f"layer {ref_name} (RMS {g:.2g} vs {ref:.2g})"))
+                                f"layer {ref_name} (norm per example {g:.2g} vs {ref:.2g})"))
             elif r > th.exploding_gradient:
                 found.append(_f("exploding_gradient", n, r, th.exploding_gradient,
                                 f"the gradient at its output is {r:.3g}× that at the output "
-                                f"layer {ref_name} (RMS {g:.3g} vs {ref:.3g})"))
+                                f"layer {ref_name} (norm per example {g:.3g} vs {ref:.3g})"))
     if input_std:
         for n in judged:
             s = layers[n].act_std
