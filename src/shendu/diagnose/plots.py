@@ -6,7 +6,7 @@ import base64
 import html as _html
 import io
 
-__all__ = ["plot_report", "report_html", "pyplot"]
+__all__ = ["plot_report", "report_html", "pyplot", "finish"]
 
 
 def pyplot(what="shendu.diagnose plots"):
@@ -120,10 +120,15 @@ def plot_report(report, path=None):
         a.grid(alpha=0.3)
     if report.title:
         fig.suptitle(report.title)
+    return finish(fig, path)
+
+
+def finish(fig, path):
+    """Lay out ``fig``; save it as PNG at ``path`` (and close it) when a path is given."""
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
+        pyplot().close(fig)
     return fig
 
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._tensor import Tensor
 from ..autograd import grad_mode
+from ..summary import _first_tensor
 
 __all__ = ["LayerStats", "LayerRecord", "layer_role"]
 
@@ -111,17 +111,6 @@ class _Acc:
         self.n = self.s1 = self.s2 = self.zeros = self.sat = self.bad = 0
         self.gn = self.g1 = self.g2 = self.gbad = self.gex = 0
         self.calls = 0
-
-
-def _first_tensor(out):
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            t = _first_tensor(o)
-            if t is not None:
-                return t
-    return None
 
 
 def _sums(a):
