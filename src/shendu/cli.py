@@ -196,11 +196,16 @@ def _train(args):
     ckpt = os.path.join(out, "checkpoint.safetensors")
     callbacks = [T.CSVLogger(os.path.join(out, "history.csv")),
                  T.ModelCheckpoint(ckpt, monitor="val_loss" if val_loader else None)]
-    if args.diagnose:
+    if args.diagnose is not None:
+        if args.diagnose < 1:
+            raise CLIError(f"--diagnose EVERY must be at least 1, got {args.diagnose}")
         from .diagnose import DiagnosticsCallback
         callbacks.append(DiagnosticsCallback(every=args.diagnose, log=print))
     if args.tensorboard:
-        callbacks.append(T.TensorBoard(args.tensorboard))
+        try:
+            callbacks.append(T.TensorBoard(args.tensorboard))
+        except ImportError as e:
+            raise CLIError(str(e)) from None
     trainer = T.Trainer(model, opt, scheduler=sched, callbacks=callbacks,
                         progress=not args.no_progress)
     trainer.meta["cli"] = cfg
@@ -215,7 +220,7 @@ def _train(args):
                       title=f"{cfg['model']} on {cfg['data']}")
         except ImportError as e:
             print(f"(no curves: {e})")
-    if args.diagnose and len(hist):
+    if args.diagnose is not None and len(hist):
         from .diagnose import curves
         print(f"the run as a whole: {curves(hist)}")
     if hist.interrupted:

@@ -43,3 +43,4 @@ def test_train_with_diagnose_and_tensorboard(tmp_path, capsys):
     acc = ea.EventAccumulator(str(tb))
     acc.Reload()
     assert [e.step for e in acc.Scalars("epoch/train_loss")] == [1, 2]
+    assert main(["train", "--diagnose", "0", "--out", str(tmp_path / "bad")]) == 2
