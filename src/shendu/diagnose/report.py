@@ -77,9 +77,17 @@ class Report:
                 lines.append(f"  - {f}")
             elif f is same[0]:
                 vals = [g.value for g in same]
-                lines.append(f"  - {f.kind} at {len(same)} layers: {_names(same)} [values "
-                             f"{min(vals):.3g} to {max(vals):.3g}, threshold "
-                             f"{f.threshold:.3g}] — {f.advice}")
+                line = (f"  - {f.kind} at {len(same)} layers: {_names(same)} [values "
+                        f"{min(vals):.3g} to {max(vals):.3g}, threshold {f.threshold:.3g}] — "
+                        f"{f.advice}")
+                explained = {}
+                for g in same:
+                    for c in g.consequences:
+                        explained.setdefault(c.kind, []).append(c)
+                if explained:
+                    line += "; explains " + "; ".join(f"{k} at {_names(v)}"
+                                                      for k, v in explained.items())
+                lines.append(line)
         return "\n".join(lines)
 
     __repr__ = __str__
