@@ -19,6 +19,16 @@ def by_kind(report):
     return out
 
 
+def deep_run(act, init_fn, kinds):
+    """The depths (k of fc_k) at which each of ``kinds`` is found in a 20-layer MLP; no
+    other kind may be found."""
+    shendu.manual_seed(0)
+    r = diagnose.run(deep_mlp(act, init_fn=init_fn), mnist_batches(), CE, steps=2)
+    found = by_kind(r)
+    assert set(found) == set(kinds), r
+    return r, [sorted(int(n[2:]) for n in found[k]) for k in kinds]
+
+
 def test_dead_relu_in_lenet_conv2():
     shendu.manual_seed(0)
     m = models.lenet()
@@ -36,34 +46,24 @@ def test_dead_relu_in_lenet_conv2():
 
 
 def test_tanh_mlp_small_init_vanishes_and_collapses():
-    shendu.manual_seed(0)
-    m = deep_mlp(nn.Tanh, init_fn=normal_init(0.01))
-    r = diagnose.run(m, mnist_batches(), CE, steps=2)
-    kinds = by_kind(r)
-    assert set(kinds) == {"vanishing_gradient", "activation_collapse"}, r
-    depth = lambda n: int(n[2:])
-    van = sorted(depth(n) for n in kinds["vanishing_gradient"])
-    col = sorted(depth(n) for n in kinds["activation_collapse"])
+    r, (van, col) = deep_run(nn.Tanh, normal_init(0.01),
+                             ("vanishing_gradient", "activation_collapse"))
     # the early layers, contiguous from the first; the gradient still reaches the top
     assert van == list(range(1, len(van) + 1)) and 10 <= len(van) <= 18
     # every layer from some depth on, to the output
     assert col == list(range(col[0], 21)) and col[0] <= 4
     # gradient shrinks monotonically towards the input
-    g = [r.layers[f"fc{i}"].grad_std for i in range(1, 21)]
+    g = [r.layers[f"fc{i}"].grad_out_norm for i in range(1, 21)]
     assert all(a < b for a, b in zip(g, g[1:]))
 
 
 def test_relu_mlp_kaiming_x3_explodes():
-    shendu.manual_seed(0)
-    m = deep_mlp(nn.ReLU, init_fn=kaiming_times(3.0))
-    r = diagnose.run(m, mnist_batches(), CE, steps=2)
-    kinds = by_kind(r)
-    assert set(kinds) == {"exploding_gradient", "activation_explosion"}, r
-    depth = lambda n: int(n[2:])
-    exp = sorted(depth(n) for n in kinds["exploding_gradient"])
-    act = sorted(depth(n) for n in kinds["activation_explosion"])
+    r, (exp, act) = deep_run(nn.ReLU, kaiming_times(3.0),
+                             ("exploding_gradient", "activation_explosion"))
     assert exp == list(range(1, len(exp) + 1)) and 8 <= len(exp) <= 17
     assert act == list(range(act[0], 21)) and act[0] <= 6
+    g = [r.layers[f"fc{i}"].grad_out_norm for i in range(1, 21)]
+    assert all(a > b for a, b in zip(g, g[1:]))
 
 
 def test_sigmoid_inputs_x50_saturate():

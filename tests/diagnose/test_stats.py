@@ -47,6 +47,7 @@ def test_forward_backward_and_update_statistics_match_direct_computation():
     g = h1.grad.numpy()
     assert L["fc1"].grad_mean == pytest.approx(g.mean(), rel=1e-9, abs=1e-15)
     assert L["fc1"].grad_std == pytest.approx(g.std(), rel=1e-9)
+    assert L["fc1"].grad_out_norm == pytest.approx(np.sqrt((g ** 2).sum() / 16), rel=1e-9)
     av = a.detach().numpy()
     assert L["relu"].zero_frac == pytest.approx((av <= 0).mean())
     assert L["relu"].dead_frac == pytest.approx((~(av > 0).any(0)).mean())

@@ -26,8 +26,25 @@ The pieces:
   ``rec.layers`` maps names to :class:`LayerRecord` (means over the steps; ``series``
   holds one value per step); ``rec.input_std`` is the input's std; ``rec.call_order``
   the order in which the layers ran.
+  Statistics per layer (all means over the steps): ``act_mean``, ``act_std`` (output),
+  ``grad_mean``, ``grad_std`` (gradient w.r.t. the output, per element),
+  ``grad_out_norm`` (that gradient's L2 norm per example), ``grad_norm`` (parameter
+  gradients), ``weight_norm``, ``update_ratio`` (||ΔW||/||W|| per step), ``zero_frac``
+  and ``dead_frac`` (ReLU), ``saturated_frac`` (Sigmoid/Tanh), ``nonfinite``; plus
+  ``name``, ``type``, ``role`` ('weighted', 'norm', 'relu', 'saturating', 'other'),
+  ``index`` (depth order), ``shape``, ``params``, ``after`` (the weighted layer feeding
+  it). ``LayerStats(model, backward=False)`` records forward statistics only (no
+  ``step()`` needed); ``updates=False`` skips the weight snapshot.
 - :func:`find` and :class:`Finding` (``findings.py``): the rules; :class:`Thresholds`
   (``thresholds.py``): every threshold named, with the notes' reasoning.
+- :class:`DiagnosticsCallback` (``callback.py``): the same during ``shendu.train.fit``,
+  warning once per finding with the layer named.
+- :func:`curves` (``curves.py``): verdicts on a whole training history — diverging,
+  oscillating, stalled, underfitting, overfitting — with the numbers behind each.
+- :func:`lr_find` (``lr_find.py``): Smith's learning-rate range test.
+
+TensorBoard logging lives in :mod:`shendu.utils.tensorboard` (``SummaryWriter``) and
+:class:`shendu.train.TensorBoard` (a callback for ``fit``).
 """
 from .stats import LayerStats, LayerRecord, layer_role
 from .thresholds import Thresholds

@@ -21,12 +21,14 @@ class DiagnosticsCallback(Callback):
         fit(model, loader, callbacks=[DiagnosticsCallback(every=100)])
 
     ``findings``: every (step, Finding) seen; ``reports``: (step, layers, findings) of
-    each window; ``writer``: a :class:`shendu.utils.tensorboard.SummaryWriter` that also
+    each window; ``log``: a function that receives each new finding's message instead
+    of a :class:`DiagnosticWarning` (``log=print`` in the CLI); ``writer``: a :class:`shendu.utils.tensorboard.SummaryWriter` that also
     receives each layer's gradient and activation std and update ratio as scalars
     (``diagnose/<stat>/<layer>``). Between windows the model runs without hooks.
     """
 
-    def __init__(self, every=100, window=1, thresholds=None, writer=None, warn=True):
+    def __init__(self, every=100, window=1, thresholds=None, writer=None, warn=True,
+                 log=None):
         if every < 1 or window < 1:
             raise ValueError(f"DiagnosticsCallback: every and window must be at least 1, got "
                              f"every={every}, window={window}")
@@ -34,6 +36,7 @@ class DiagnosticsCallback(Callback):
         self.thresholds = thresholds or DEFAULT
         self.writer = writer
         self.warn = warn
+        self.log = log
         self.seen = set()
         self.findings = []
         self.reports = []
@@ -83,13 +86,15 @@ class DiagnosticsCallback(Callback):
             if key in self.seen:
                 continue
             self.seen.add(key)
-            if self.warn:
-                warnings.warn(f"shendu.diagnose at step {step}: {f}", DiagnosticWarning,
-                              stacklevel=2)
+            msg = f"shendu.diagnose at step {step}: {f}"
+            if self.log is not None:
+                self.log(msg)
+            elif self.warn:
+                warnings.warn(msg, DiagnosticWarning, stacklevel=2)
         if self.writer is not None:
             for name, r in layers.items():
-                for stat in ("grad_std", "act_std", "update_ratio", "grad_norm", "dead_frac",
-                             "saturated_frac"):
+                for stat in ("grad_out_norm", "grad_std", "act_std", "update_ratio",
+                             "grad_norm", "dead_frac", "saturated_frac"):
                     v = getattr(r, stat)
                     if v is not None:
                         self.writer.add_scalar(f"diagnose/{stat}/{name or 'model'}", v, step)

@@ -81,6 +81,17 @@ def _f(kind, layer, value, threshold, message, source=None):
     return Finding(kind, layer, float(value), float(threshold), ADVICE[kind], message, source)
 
 
+def _band(found, values, ref, th, low, high, what, against):
+    """A ``low`` finding for each (layer, value) with value/ref below the threshold of that
+    name, a ``high`` one above its threshold."""
+    for n, v in values:
+        r = v / ref
+        kind = low if r < getattr(th, low) else high if r > getattr(th, high) else None
+        if kind is not None:
+            found.append(_f(kind, n, r, getattr(th, kind), f"{what} is {r:.3g}× {against} "
+                            f"({v:.3g} vs {ref:.3g})"))
+
+
 def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
     """Root findings for ``layers`` (name -> LayerRecord, in depth order)."""
     th = thresholds or DEFAULT
@@ -106,33 +117,17 @@ def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
                         "of its domain"))
 
     judged = judged_layers(layers, order)
-    grads = [(n, layers[n].grad_std) for n in judged if layers[n].grad_std is not None]
-    ref_name, ref = (grads[-1] if grads else (None, None))
-    if ref:
-        for n, g in grads[:-1]:
-            r = g / ref
-            if r < th.vanishing_gradient:
-                found.append(_f("vanishing_gradient", n, r, th.vanishing_gradient,
-                                f"the gradient at its output is {r:.2g} of that at the output "
-                                f"layer {ref_name} (RMS {g:.2g} vs {ref:.2g})"))
-            elif r > th.exploding_gradient:
-                found.append(_f("exploding_gradient", n, r, th.exploding_gradient,
-                                f"the gradient at its output is {r:.3g}× that at the output "
-                                f"layer {ref_name} (RMS {g:.3g} vs {ref:.3g})"))
+    grads = [(n, layers[n].grad_out_norm) for n in judged
+             if layers[n].grad_out_norm is not None]
+    if grads and grads[-1][1]:
+        ref_name, ref = grads[-1]
+        _band(found, grads[:-1], ref, th, "vanishing_gradient", "exploding_gradient",
+              "the gradient at its output (norm per example)",
+              f"that at the output layer {ref_name}")
     if input_std:
-        for n in judged:
-            s = layers[n].act_std
-            if s is None:
-                continue
-            r = s / input_std
-            if r < th.activation_collapse:
-                found.append(_f("activation_collapse", n, r, th.activation_collapse,
-                                f"its output's std is {r:.2g} of the input's ({s:.2g} vs "
-                                f"{input_std:.2g})"))
-            elif r > th.activation_explosion:
-                found.append(_f("activation_explosion", n, r, th.activation_explosion,
-                                f"its output's std is {r:.3g}× the input's ({s:.3g} vs "
-                                f"{input_std:.3g})"))
+        _band(found, [(n, layers[n].act_std) for n in judged if layers[n].act_std is not None],
+              input_std, th, "activation_collapse", "activation_explosion",
+              "its output's std", "the input's")
     for n in order:
         rec = layers[n]
         if rec.role == "relu" and rec.dead_frac is not None and rec.dead_frac > th.dead_units:

@@ -36,7 +36,7 @@ class LRFinderResult:
     __repr__ = __str__
 
     def plot(self, path=None):
-        from .plots import pyplot
+        from .plots import pyplot, finish
         plt = pyplot("LRFinderResult.plot")
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.semilogx(self.lrs, self.losses, alpha=0.3, label="loss")
@@ -55,11 +55,7 @@ class LRFinderResult:
         ax.set_title("learning-rate range test")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-        return fig
+        return finish(fig, path)
 
 
 def _batches(loader):

@@ -6,7 +6,7 @@ import base64
 import html as _html
 import io
 
-__all__ = ["plot_report", "report_html", "pyplot"]
+__all__ = ["plot_report", "report_html", "pyplot", "finish"]
 
 
 def pyplot(what="shendu.diagnose plots"):
@@ -73,12 +73,12 @@ def plot_report(report, path=None):
     fig, axes = plt.subplots(n_ax, 1, figsize=(max(8, 0.32 * len(names) + 3), 3.3 * n_ax),
                              sharex=True)
     ax = axes[0]
-    grads = _series(report, "grad_std")
-    _log_line(ax, grads, "gradient at the layer's output (RMS)", "-o",
+    grads = _series(report, "grad_out_norm")
+    _log_line(ax, grads, "gradient at the layer's output (norm per example)", "-o",
               _flagged(report, ("vanishing_gradient", "exploding_gradient")))
     _log_line(ax, _series(report, "grad_norm"), "parameter-gradient norm", "s", set(),
               alpha=0.6)
-    ref = [report.layers[n].grad_std for n in judged if report.layers[n].grad_std]
+    ref = [report.layers[n].grad_out_norm for n in judged if report.layers[n].grad_out_norm]
     if ref:
         for t, lab in ((th.vanishing_gradient, "vanishing"), (th.exploding_gradient,
                                                                "exploding")):
@@ -120,10 +120,15 @@ def plot_report(report, path=None):
         a.grid(alpha=0.3)
     if report.title:
         fig.suptitle(report.title)
+    return finish(fig, path)
+
+
+def finish(fig, path):
+    """Lay out ``fig``; save it as PNG at ``path`` (and close it) when a path is given."""
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=100)
-        plt.close(fig)
+        pyplot().close(fig)
     return fig
 
 
@@ -186,7 +191,8 @@ def report_html(report, path):
         parts.append(f"<tr><td>{esc(k)}</td><td>{v:g}</td></tr>")
     parts.append("</table><p>The reasons for each are in <code>shendu.diagnose.thresholds"
                  "</code>.</p><h2>Layers</h2><table><tr>")
-    cols = ("name", "type", "shape", "act_mean", "act_std", "grad_std", "grad_norm",
+    cols = ("name", "type", "shape", "act_mean", "act_std", "grad_std", "grad_out_norm",
+            "grad_norm",
             "update_ratio", "zero_frac", "dead_frac", "saturated_frac")
     parts.append("".join(f"<th>{c}</th>" for c in cols) + "</tr>")
     flagged = {f.layer for f in report.all_findings}

@@ -51,12 +51,12 @@ class Report:
             if v is None:
                 return "-"
             return f"{100 * v:.0f}%" if pct else f"{v:.2e}"
-        head = (f"{'layer':24s} {'type':12s} {'act mean':>9s} {'act std':>9s} {'grad std':>9s} "
+        head = (f"{'layer':24s} {'type':12s} {'act mean':>9s} {'act std':>9s} {'|grad|':>9s} "
                 f"{'|dW|':>9s} {'upd/W':>9s} {'zero':>5s} {'dead':>5s} {'sat':>5s}")
         rows = [head, "-" * len(head)]
         for n, r in self.layers.items():
             rows.append(f"{n[:24]:24s} {r.type[:12]:12s} {fmt(r.act_mean):>9s} "
-                        f"{fmt(r.act_std):>9s} {fmt(r.grad_std):>9s} {fmt(r.grad_norm):>9s} "
+                        f"{fmt(r.act_std):>9s} {fmt(r.grad_out_norm):>9s} {fmt(r.grad_norm):>9s} "
                         f"{fmt(r.update_ratio):>9s} {fmt(r.zero_frac, True):>5s} "
                         f"{fmt(r.dead_frac, True):>5s} {fmt(r.saturated_frac, True):>5s}")
         return "\n".join(rows)
@@ -68,8 +68,26 @@ class Report:
         if not self.findings:
             lines.append("no findings: gradients, activations and updates are within the "
                          "thresholds")
+        groups = {}
         for f in self.findings:
-            lines.append(f"  - {f}")
+            groups.setdefault(f.kind, []).append(f)
+        for f in self.findings:
+            same = groups[f.kind]
+            if len(same) <= 3:
+                lines.append(f"  - {f}")
+            elif f is same[0]:
+                vals = [g.value for g in same]
+                line = (f"  - {f.kind} at {len(same)} layers: {_names(same)} [values "
+                        f"{min(vals):.3g} to {max(vals):.3g}, threshold {f.threshold:.3g}] — "
+                        f"{f.advice}")
+                explained = {}
+                for g in same:
+                    for c in g.consequences:
+                        explained.setdefault(c.kind, []).append(c)
+                if explained:
+                    line += "; explains " + "; ".join(f"{k} at {_names(v)}"
+                                                      for k, v in explained.items())
+                lines.append(line)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -83,6 +101,12 @@ class Report:
         """One self-contained HTML page: the plots (embedded PNG), findings and table."""
         from .plots import report_html
         return report_html(self, path)
+
+
+def _names(findings):
+    names = [f.layer for f in findings]
+    return ", ".join(names) if len(names) <= 6 else \
+        ", ".join(names[:3]) + ", …, " + ", ".join(names[-2:])
 
 
 def _cycle(batches, steps):

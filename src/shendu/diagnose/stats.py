@@ -7,10 +7,10 @@ runs:
 - forward: the mean and standard deviation of each layer's output, the fraction of zero
   outputs and of units that never fired (ReLU, ReLU6), the fraction of saturated outputs
   (Sigmoid, Tanh), and non-finite values;
-- backward: the mean and standard deviation (RMS about the mean) of the gradient of the
-  loss with respect to each layer's output — the backward signal the notes' "gradient
-  flow" is about (002 §3.1.5) — through a tensor hook on the output, so nothing else of
-  the backward pass changes;
+- backward: the mean and standard deviation of the gradient of the loss with respect to
+  each layer's output, per element, and its L2 norm per example — the backward signal
+  the notes' "gradient flow" is about (002 §3.1.5) — through a tensor hook on the
+  output, so nothing else of the backward pass changes;
 - at ``step()``: the norm of each layer's parameter gradients, the norm of its weights and
   the update/weight ratio ``||W_after - W_before|| / ||W_before||`` of the optimizer step.
 
@@ -35,15 +35,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._tensor import Tensor
 from ..autograd import grad_mode
+from ..summary import _first_tensor
 
 __all__ = ["LayerStats", "LayerRecord", "layer_role"]
 
 _RELU = ("ReLU", "ReLU6")
 _SATURATING = {"Sigmoid": "sigmoid", "Tanh": "tanh"}
 _SERIES = ("act_mean", "act_std", "zero_frac", "saturated_frac", "nonfinite", "grad_mean",
-           "grad_std", "grad_nonfinite", "grad_norm", "weight_norm", "update_ratio")
+           "grad_std", "grad_out_norm", "grad_nonfinite", "grad_norm", "weight_norm",
+           "update_ratio")
 
 
 def layer_role(module):
@@ -64,8 +65,10 @@ def layer_role(module):
 class LayerRecord:
     """One layer's statistics: means over the recorded steps (None where not measured).
 
-    ``act_*``: the layer's output; ``grad_*``: the gradient of the loss w.r.t. that
-    output (per element); ``grad_norm``: the L2 norm of the gradients of the layer's own
+    ``act_*``: the layer's output; ``grad_mean``/``grad_std``: the gradient of the loss
+    w.r.t. that output, per element; ``grad_out_norm``: its L2 norm per example
+    (sqrt(sum of squares / batch size)) — the backward signal the findings judge;
+    ``grad_norm``: the L2 norm of the gradients of the layer's own
     parameters; ``update_ratio``: ``||ΔW|| / ||W||`` of one optimizer step; ``zero_frac``
     and ``dead_frac`` (ReLU): zero outputs, and units (features, or channels of an
     (N, C, ...) output) that never fired in any recorded batch; ``saturated_frac``
@@ -87,6 +90,7 @@ class LayerRecord:
     nonfinite: float = None
     grad_mean: float = None
     grad_std: float = None
+    grad_out_norm: float = None
     grad_nonfinite: float = None
     grad_norm: float = None
     weight_norm: float = None
@@ -100,23 +104,13 @@ class LayerRecord:
 
 class _Acc:
     """Sums for one layer over one step (a layer may run several times per step)."""
-    __slots__ = ("n", "s1", "s2", "zeros", "sat", "bad", "gn", "g1", "g2", "gbad", "calls")
+    __slots__ = ("n", "s1", "s2", "zeros", "sat", "bad", "gn", "g1", "g2", "gbad", "gex",
+                 "calls")
 
     def __init__(self):
         self.n = self.s1 = self.s2 = self.zeros = self.sat = self.bad = 0
-        self.gn = self.g1 = self.g2 = self.gbad = 0
+        self.gn = self.g1 = self.g2 = self.gbad = self.gex = 0
         self.calls = 0
-
-
-def _first_tensor(out):
-    if isinstance(out, Tensor):
-        return out
-    if isinstance(out, (tuple, list)):
-        for o in out:
-            t = _first_tensor(o)
-            if t is not None:
-                return t
-    return None
 
 
 def _sums(a):
@@ -277,6 +271,7 @@ class LayerStats:
             acc.g1 += s1
             acc.g2 += s2
             acc.gbad += bad
+            acc.gex += g.shape[0] if g.dim() else 1
         return hook
 
     # ------------------------------------------------------------------ steps
@@ -304,6 +299,7 @@ class LayerStats:
                 else None,
                 "nonfinite": acc.bad / total if total else 0.0,
                 "grad_mean": gmean, "grad_std": gstd,
+                "grad_out_norm": math.sqrt(acc.g2 / acc.gex) if acc.gex else None,
                 "grad_nonfinite": (acc.gbad / (acc.gn + acc.gbad)) if acc.gn + acc.gbad
                 else None,
             }

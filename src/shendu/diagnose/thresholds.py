@@ -6,13 +6,16 @@ are ratios, so they do not depend on the batch size, the loss's reduction or the
 data's scale.
 
 ``vanishing_gradient`` = 1e-3 and ``exploding_gradient`` = 1e3
-    The measure is a layer's *backward signal*: the RMS of the gradient of the loss with
-    respect to the layer's output, divided by the same at the output layer (the last
-    judged layer, next to the loss). Seed 002 §3.1.5 (1): "looking from the back
+    The measure is a layer's *backward signal*: the L2 norm (per example) of the gradient
+    of the loss with respect to the layer's output, divided by the same at the output
+    layer (the last judged layer, next to the loss). The norm, not the per-element RMS:
+    with Kaiming (fan-in) initialisation and ReLU the norm is what passes unchanged from
+    layer to layer whatever their widths, and max-pooling or flattening keep it, so
+    layers of different sizes compare fairly. Seed 002 §3.1.5 (1): "looking from the back
     through the hidden layers to the front, the gradient becomes smaller and smaller,
     so the front layers learn much more slowly than the back ones" — this ratio is how
     much more slowly, with one learning rate for all layers (it is the gradient of the
-    layer's bias, the measure of Nielsen's figure the notes reproduce). Seed 001 (8):
+    layer's bias for a dense layer, the measure of Nielsen's figure the notes reproduce). Seed 001 (8):
     sigmoid/tanh derivatives near zero multiplied over layers make it vanish; (9) ReLU's
     derivative of one with a bad initialisation makes it "very large, possibly beyond
     what the computer can represent"; 002 §3.1.5 (2): it accumulates over layers and

@@ -15,6 +15,7 @@ def module_graph(model, inputs):
     from tensorboardX.proto.versions_pb2 import VersionDef
     from ..._tensor import Tensor
     from ...autograd import grad_mode
+    from ...summary import _first_tensor
 
     args = list(inputs) if isinstance(inputs, (tuple, list)) else [inputs]
     root = type(model).__name__
@@ -63,9 +64,7 @@ def module_graph(model, inputs):
             for x in a:
                 if isinstance(x, Tensor):
                     ins.extend(s for s in sources(x) if s not in ins)
-            t = out if isinstance(out, Tensor) else next(
-                (o for o in (out if isinstance(out, (tuple, list)) else ())
-                 if isinstance(o, Tensor)), None)
+            t = _first_tensor(out)
             attrs = {"module": repr(mod).split("\n")[0][:200]}
             if t is not None:
                 attrs["shape"] = str(tuple(t.shape))
