@@ -38,7 +38,7 @@ OPTIMIZERS = {"sgd": ("SGD", 0.05), "adam": ("Adam", 1e-3), "adamw": ("AdamW", 1
 # Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
 # its subparser and sets ``func``. The module must import only the standard library at the
 # top, so ``shendu --help`` stays fast and works without the optional extras.
-_VERB_MODULES = ("shendu.tune._cli",)
+_VERB_MODULES = ("shendu.tune._cli", "shendu.diagnose._cli", "shendu.experiments._cli")
 
 
 class CLIError(Exception):
@@ -298,6 +298,16 @@ def _train(args):
     callbacks = [T.CSVLogger(os.path.join(out, "history.csv")),
                  T.ModelCheckpoint(ckpt, monitor="val_loss" if val_loader else None)]
     callbacks += list(getattr(args, "callbacks", ()))      # added by callers (shendu tune)
+    if args.diagnose is not None:
+        if args.diagnose < 1:
+            raise CLIError(f"--diagnose EVERY must be at least 1, got {args.diagnose}")
+        from .diagnose import DiagnosticsCallback
+        callbacks.append(DiagnosticsCallback(every=args.diagnose, log=say))
+    if args.tensorboard:
+        try:
+            callbacks.append(T.TensorBoard(args.tensorboard))
+        except ImportError as e:
+            raise CLIError(str(e)) from None
     if world > 1:
         from .nn.parallel import DistributedDataParallel
         trainer_model = DistributedDataParallel(model)
@@ -319,6 +329,9 @@ def _train(args):
                       title=f"{cfg['model']} on {cfg['data']}")
         except ImportError as e:
             print(f"(no curves: {e})")
+    if args.diagnose is not None and len(hist):
+        from .diagnose import curves
+        say(f"the run as a whole: {curves(hist)}")
     if hist.interrupted:
         say(f"interrupted; continue with: shendu train --resume {ckpt} --epochs {args.epochs}")
         return 130
@@ -461,6 +474,11 @@ def build_parser():
     t.add_argument("--nproc", type=int, metavar="N", help="train data-parallel in N processes "
                    "(runs mpiexec -n N; needs shendu[distributed]); mpiexec -n N shendu train "
                    "... does the same, on several machines too")
+    t.add_argument("--diagnose", type=int, nargs="?", const=100, metavar="EVERY",
+                   help="look inside the run every EVERY steps (default 100) and name "
+                   "dead, vanishing, exploding or saturated layers; judge the curves at the end")
+    t.add_argument("--tensorboard", metavar="DIR", help="log to TensorBoard event files in "
+                   "DIR (needs shendu[tensorboard])")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test split")

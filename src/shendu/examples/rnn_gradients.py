@@ -30,13 +30,14 @@ KINDS = {"RNN (tanh)": ("RNN", None), "LSTM": ("LSTM", None),
 
 
 def input_gradient_norms(kind="RNN", T=50, input_size=16, hidden=64, batch=16, seeds=3,
-                         forget_bias=None, hh_scale=1.0):
+                         forget_bias=None, hh_scale=1.0, first_seed=0):
     """||∂L/∂x_t|| for t = 1..T (an array of T), L = sum of the last step's output, for a
     freshly initialised 1-layer ``kind`` ("RNN", "LSTM", "GRU"), averaged over ``seeds``
-    networks and inputs. ``forget_bias`` sets the LSTM forget-gate bias (b_ih; b_hh = 0),
-    ``hh_scale`` multiplies W_hh."""
+    networks and inputs (seeds ``first_seed`` .. ``first_seed + seeds - 1``).
+    ``forget_bias`` sets the LSTM forget-gate bias (b_ih; b_hh = 0), ``hh_scale`` multiplies
+    W_hh."""
     out = np.zeros(T)
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         shendu.manual_seed(seed)
         m = getattr(nn, kind)(input_size, hidden).double()
         with shendu.no_grad():

@@ -2,15 +2,20 @@
 
 Two experiments, each printing a table and drawing a PNG:
 
-* ``run_2d`` - every optimizer from the same start on two classic 2-D functions: an
-  ill-conditioned quadratic f = 0.1 x² + 2 y² (curvatures 0.2 and 4: plain SGD zig-zags
-  across the narrow valley) and Rosenbrock's banana f = (1 - x)² + 100 (y - x²)² (a curved
-  valley; the minimum is (1, 1)). The trajectories are drawn over the contours.
+* ``run_2d`` - every optimizer from the same start on three 2-D functions: an
+  ill-conditioned quadratic f = 0.1 x² + 2 y² (a ravine, curvatures 0.2 and 4: plain SGD
+  zig-zags across the narrow valley), Rosenbrock's banana f = (1 - x)² + 100 (y - x²)² (a
+  curved valley; the minimum is (1, 1)) and a saddle f = x² + y⁴/4 - y²/2 (a saddle point at
+  the origin between minima at (0, ±1); starting almost on the ridge y = 0, the gradient
+  that leads away is tiny). The trajectories are drawn over the contours.
 * ``run_mlp`` - a 784-128-10 ReLU MLP on MNIST (the 10k subset shipped with shendu), the
   same initial weights and the same minibatches for every optimizer; the training-loss
   curves are drawn and the final loss and test accuracy tabulated.
 
-``python -m shendu.experiments.optimizers [--out DIR] [--quick]`` runs both.
+``python -m shendu.experiments.optimizers [--out DIR] [--quick]`` runs both;
+``shendu experiment run optimizers`` runs the claims below over several seeds with a verdict:
+momentum beats SGD in the ravine, momentum and Adam leave the saddle faster than SGD, and
+Adam trains the MLP faster than SGD.
 """
 import argparse
 import os
@@ -23,6 +28,9 @@ from .. import optim
 from .._creation import tensor
 from .._random import manual_seed
 from ..nn import CrossEntropyLoss, Linear, ReLU, Sequential
+from ._common import load_mnist
+from ._runner import Experiment, plt as _plt
+from ._verdict import Less
 
 __all__ = ["PROBLEMS", "run_2d", "plot_2d", "load_mnist", "run_mlp", "plot_mlp", "table",
            "main"]
@@ -39,11 +47,19 @@ def rosenbrock(x, y):
     return (1 - x) ** 2 + 100 * (y - x * x) ** 2
 
 
+def saddle(x, y):
+    """A saddle point at (0, 0) between two minima (0, ±1) where f = -1/4."""
+    return x * x + y ** 4 / 4 - y * y / 2
+
+
 def _optimizers_2d(problem):
     """(label, factory) pairs; the learning rates were picked from a grid (1e-4 .. 10) per
     problem, preferring a value that converges smoothly over the very best final value."""
     if problem == "quadratic":
         lr = dict(sgd=0.4, mom=0.05, nag=0.2, ada=1.0, rms=0.1, delta=10.0, adam=0.5, rprop=0.1)
+    elif problem == "saddle":
+        lr = dict(sgd=0.1, mom=0.05, nag=0.05, ada=0.5, rms=0.05, delta=1.0, adam=0.1,
+                  rprop=0.01)
     else:
         lr = dict(sgd=2e-3, mom=1e-3, nag=1e-3, ada=1.0, rms=1e-2, delta=1.0, adam=0.1,
                   rprop=2e-3)
@@ -67,17 +83,20 @@ PROBLEMS = {
     "rosenbrock": dict(f=rosenbrock, start=(-1.2, 1.0), minimum=(1.0, 1.0), steps=500,
                        xlim=(-1.5, 1.5), ylim=(-0.5, 2.0),
                        title="Rosenbrock (1-x)² + 100(y-x²)²"),
+    "saddle": dict(f=saddle, start=(1.5, 1e-3), minimum=(0.0, 1.0), steps=60,
+                   xlim=(-1.6, 1.6), ylim=(-0.6, 1.6), title="saddle x² + y⁴/4 - y²/2"),
 }
 
 
-def run_2d(problem, steps=None, optimizers=None):
-    """Run each optimizer from the problem's start. Returns {label: (path, losses)}: the
-    (steps + 1, 2) positions and the (steps + 1,) function values."""
+def run_2d(problem, steps=None, optimizers=None, start=None):
+    """Run each optimizer from the problem's start (or ``start``). Returns {label: (path,
+    losses)}: the (steps + 1, 2) positions and the (steps + 1,) function values."""
     spec = PROBLEMS[problem]
     f, steps = spec["f"], steps or spec["steps"]
+    start = spec["start"] if start is None else tuple(float(v) for v in start)
     results = {}
     for label, make in optimizers or _optimizers_2d(problem):
-        xy = tensor(np.array(spec["start"]), requires_grad=True)
+        xy = tensor(np.array(start), requires_grad=True)
         opt = make([xy])
 
         def closure():
@@ -85,7 +104,7 @@ def run_2d(problem, steps=None, optimizers=None):
             loss = f(xy[0], xy[1])
             loss.backward()
             return loss
-        path, losses = [xy.detach().numpy().copy()], [float(f(*spec["start"]))]
+        path, losses = [xy.detach().numpy().copy()], [float(f(*start))]
         for _ in range(steps):
             opt.step(closure)
             p = xy.detach().numpy().copy()
@@ -95,24 +114,21 @@ def run_2d(problem, steps=None, optimizers=None):
     return results
 
 
-def _plt():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:                                  # pragma: no cover
-        raise ImportError("the optimizer comparison draws its plots with matplotlib, which is "
-                          "not installed: pip install 'shendu[plot]' (or matplotlib)") from e
-    return plt
-
-
 def plot_2d(results_by_problem, path):
     """Draw each problem's trajectories over its contours, one panel per problem."""
     plt = _plt()
     n = len(results_by_problem)
     fig, axes = plt.subplots(1, n, figsize=(8 * n, 6.5), squeeze=False)
-    colors = plt.get_cmap("tab10").colors
-    for ax, (problem, results) in zip(axes[0], results_by_problem.items()):
+    _draw_2d(axes[0], results_by_problem)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _draw_2d(axes, results_by_problem, fontsize=9):
+    colors = _plt().get_cmap("tab10").colors
+    for ax, (problem, results) in zip(axes, results_by_problem.items()):
         spec = PROBLEMS[problem]
         xs = np.linspace(*spec["xlim"], 300)
         ys = np.linspace(*spec["ylim"], 300)
@@ -124,39 +140,21 @@ def plot_2d(results_by_problem, path):
             ax.plot(p[:, 0], p[:, 1], "-", color=c, lw=1.4, alpha=0.9,
                     label=f"{label} ({losses[-1]:.2g})")
             ax.plot(p[-1, 0], p[-1, 1], "o", color=c, ms=4)
-        ax.plot(*spec["start"], "ks", ms=7)
+        start = next(iter(results.values()))[0][0]
+        ax.plot(*start, "ks", ms=7)
         ax.plot(*spec["minimum"], "r*", ms=14)
         ax.set_xlim(spec["xlim"])
         ax.set_ylim(spec["ylim"])
         steps = len(next(iter(results.values()))[1]) - 1
-        ax.set_title(f"{spec['title']}: {steps} steps from {spec['start']} "
-                     "(legend: final f)", fontsize=11)
+        ax.set_title(f"{spec['title']}: {steps} steps from ({start[0]:.3g}, {start[1]:.3g}) "
+                     "(legend: final f)", fontsize=fontsize + 2)
         ax.set_xlabel("x")
         ax.set_ylabel("y")
-        ax.legend(loc="lower right" if problem == "rosenbrock" else "upper right", fontsize=9,
-                  framealpha=0.85)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        ax.legend(loc="lower right" if problem == "rosenbrock" else "upper right",
+                  fontsize=fontsize, framealpha=0.85)
 
 
 # ---------------------------------------------------------------- MNIST MLP
-def load_mnist(n_train=10000, n_test=2000, root=None):
-    """(x_train, y_train, x_test, y_test): float32 images flattened to 784 and scaled to
-    [0, 1], int64 labels; the first ``n_train`` / ``n_test`` examples of the subset shipped
-    with shendu (``shendu.datasets.MNISTMini``: 10,000 + 2,000, stratified), or of the full
-    MNIST when ``root`` holds its IDX files."""
-    from ..datasets import MNIST, MNISTMini
-    arrays = []
-    for train, n in ((True, n_train), (False, n_test)):
-        ds = MNIST(root, train=train) if root else MNISTMini(train=train)
-        x = np.asarray(ds.data)[:n]
-        arrays += [x.reshape(len(x), -1).astype(np.float32) / 255.0,
-                   np.asarray(ds.targets)[:n].astype(np.int64)]
-    return tuple(arrays)
-
-
 def _optimizers_mlp():
     """(label, factory) pairs: torch's usual learning rates for the torch optimizers; for the
     FTRL / proximal / dual-averaging family the best of a short grid (0.05 .. 2)."""
@@ -275,6 +273,77 @@ def table(results_2d=None, results_mlp=None):
             lines.append(f"  {label:<16}{r['final_loss']:>12.4f}{r['test_acc']:>10.1%}"
                          f"{r['seconds']:>9.1f}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the experiment's claims
+RACE = ("SGD", "Momentum", "Adam")
+# the ravine at one step size for all three: the claim is what momentum adds to a step
+RAVINE_RACE = [("SGD", lambda p: optim.SGD(p, lr=0.1)),
+               ("Momentum", lambda p: optim.SGD(p, lr=0.1, momentum=0.9)),
+               ("Adam", lambda p: optim.Adam(p, lr=0.1))]
+
+
+def _pick(pairs, labels=RACE):
+    return [o for o in pairs if o[0] in labels]
+
+
+def _first(losses, below):
+    hit = np.nonzero(np.asarray(losses) < below)[0]
+    return float(hit[0]) if len(hit) else float(len(losses))
+
+
+def trial(seed, steps_2d, mlp_steps, n_train, hidden, data_dir=None):
+    """One seed of ``shendu experiment run optimizers``: SGD, Momentum and Adam on the ravine
+    (the quadratic) and the saddle from a start drawn around the default one, and on the
+    MNIST MLP; see :data:`EXPERIMENT`."""
+    from . import _common as C
+    rng = np.random.default_rng(seed)
+    ravine = run_2d("quadratic", steps_2d, RAVINE_RACE,
+                    np.array(PROBLEMS["quadratic"]["start"]) + 0.3 * rng.standard_normal(2))
+    sad = run_2d("saddle", steps_2d, _pick(_optimizers_2d("saddle")),
+                 (1.5 + 0.1 * rng.standard_normal(), 10 ** rng.uniform(-4, -2)))
+    mlp = run_mlp(steps=mlp_steps, batch_size=64, hidden=hidden, optimizers=_pick(
+        _optimizers_mlp()), seed=seed, data=C.load_mnist(n_train, 500, root=data_dir))
+    res = {}
+    for label in RACE:
+        res[f"ravine_log10_f_{label}"] = float(np.log10(max(ravine[label][1][-1], 1e-300)))
+        res[f"saddle_steps_{label}"] = _first(sad[label][1], -0.2)
+        res[f"mnist_loss_{label}"] = mlp[label]["final_loss"]
+        res[f"curve_mnist_{label}"] = mlp[label]["losses"]
+    res["paths"] = {"quadratic": ravine, "saddle": sad}
+    return res
+
+
+def plot(trials, fig):
+    from ._common import plot_curves
+    axes = fig.subplots(1, 3)
+    _draw_2d(axes[:2], trials[0]["paths"], fontsize=7)
+    plot_curves(axes[2], trials, [f"curve_mnist_{k}" for k in RACE], list(RACE))
+    axes[2].set(yscale="log", xlabel="step", ylabel="training loss",
+                title="MNIST MLP (band: min-max over seeds)")
+
+
+EXPERIMENT = Experiment(
+    name="optimizers",
+    claim="momentum crosses a ravine faster than SGD; momentum and Adam leave a saddle point "
+          "faster; Adam trains an MLP faster than SGD",
+    source="seed 001 (优化器比较); seed 002 §3.5.1",
+    trial=trial,
+    checks=[Less("ravine_log10_f_Momentum", "ravine_log10_f_SGD",
+                 "ravine: log10 final f, Momentum < SGD"),
+            Less("saddle_steps_Momentum", "saddle_steps_SGD",
+                 "saddle: steps to f < -0.2, Momentum < SGD"),
+            Less("saddle_steps_Adam", "saddle_steps_SGD", "saddle: steps to f < -0.2, Adam < SGD"),
+            Less("mnist_loss_Adam", "mnist_loss_SGD", "MNIST: final loss, Adam < SGD")],
+    plot=plot,
+    budgets={"full": dict(steps_2d=None, mlp_steps=600, n_train=10000, hidden=128),
+             "quick": dict(steps_2d=None, mlp_steps=200, n_train=3000, hidden=64),
+             "test": dict(steps_2d=20, mlp_steps=10, n_train=200, hidden=8)},
+    figsize=(16, 5),
+    notes="The ravine (the quadratic) at lr 0.1 for all three; the saddle and MNIST at the "
+          "learning rates of `python -m shendu.experiments.optimizers` (tuned per problem "
+          "from a grid); the 2-D starts are drawn around the defaults per seed; the full "
+          "race of 15 optimizers is `python -m shendu.experiments.optimizers`.")
 
 
 def main(argv=None):

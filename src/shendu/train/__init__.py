@@ -4,7 +4,8 @@ from .callbacks import Callback, EarlyStopping, ModelCheckpoint, CSVLogger, Lamb
 from .history import History
 from .metrics import accuracy, error, top_k_accuracy
 from .progress import ProgressBar
+from .tensorboard import TensorBoard
 
 __all__ = ["Trainer", "fit", "evaluate", "predict", "Callback", "EarlyStopping",
            "ModelCheckpoint", "CSVLogger", "LambdaCallback", "History", "accuracy", "error",
-           "top_k_accuracy", "ProgressBar"]
+           "top_k_accuracy", "ProgressBar", "TensorBoard"]

@@ -1,0 +1,5 @@
+"""The diagnose tests share small models and MNIST-mini batches (diag_helpers.py)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
