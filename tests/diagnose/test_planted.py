@@ -94,3 +94,22 @@ def test_healthy_kaiming_bn_lenet_is_clean():
     for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
         u = r.layers[name].update_ratio
         assert 1e-5 < u < 1e-1, (name, u)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_too_high_lr_is_named_as_the_cause_of_what_it_blows_up():
+    shendu.manual_seed(0)
+    m = models.lenet()
+    r = diagnose.run(m, mnist_batches(4), CE, optimizer=optim.SGD(m.parameters(), lr=2.0),
+                     steps=12)
+    assert {f.kind for f in r.findings} == {"update_ratio_high"}, r
+    assert not r.losses[-1] < 10 * r.losses[0]          # blown up (or NaN)
+    explained = {k for f in r.findings for k, _ in ((c.kind, c.layer) for c in f.consequences)}
+    assert "activation_explosion" in explained and \
+        explained <= {"exploding_gradient", "activation_explosion", "nan"}, r
+    # an initialisation that explodes from the first step stays a root of its own
+    shendu.manual_seed(0)
+    m = deep_mlp(nn.ReLU, init_fn=kaiming_times(3.0))
+    r = diagnose.run(m, mnist_batches(), CE, optimizer=optim.SGD(m.parameters(), lr=1e-3),
+                     steps=2)
+    assert {"exploding_gradient", "activation_explosion"} <= {f.kind for f in r.findings}

@@ -150,15 +150,41 @@ def find(layers, order=None, input_std=None, thresholds=None, loss_finite=True):
                 found.append(_f("update_ratio_low", n, u, th.update_ratio_low,
                                 f"one step changes its weights by only {u:.2g} of their norm"))
     found.sort(key=lambda f: pos.get(f.layer, len(pos)))
-    return _explain(found, pos)
+    grown = {id(f) for f in found if _grown_by_updates(f, layers, judged, input_std, th)}
+    return _explain(found, pos, grown)
 
 
-def _explain(found, pos):
+def _first(rec, key):
+    vals = rec.series.get(key) or [None]
+    return vals[0]
+
+
+def _grown_by_updates(f, layers, judged, input_std, th):
+    """True when an exploding gradient or activation, or a NaN, was not there at the first
+    recorded step: the optimizer's updates made it, not the initialisation."""
+    rec = layers.get(f.layer)
+    if rec is None or not rec.series or f.kind not in ("exploding_gradient",
+                                                       "activation_explosion", "nan"):
+        return False
+    if f.kind == "nan":
+        return _first(rec, "nonfinite") == 0 and not _first(rec, "grad_nonfinite")
+    if f.kind == "activation_explosion":
+        v = _first(rec, "act_std")
+        return v is not None and input_std and v / input_std <= th.activation_explosion
+    ref = [_first(layers[n], "grad_out_norm") for n in judged]
+    v = _first(rec, "grad_out_norm")
+    return v is not None and ref and ref[-1] and v / ref[-1] <= th.exploding_gradient
+
+
+def _explain(found, pos, grown=()):
     """Move each finding that another explains under the root finding: a dead or saturated
     layer explains the vanishing gradients and too-small updates below it (it passes back
     little or no gradient); a dead ReLU also explains the collapsed activations and the
     further dead ReLUs above it (the layers above see inputs that hardly vary); a
-    vanishing gradient explains a too-small update of the same layer."""
+    vanishing gradient explains a too-small update of the same layer; too large an update
+    explains the exploding gradients and activations and the NaNs that were not there at
+    the first step (``grown``: their ids)."""
+    too_big = next((f for f in found if f.kind == "update_ratio_high"), None)
     roots = []
     for f in found:                              # found is in depth order
         if f.kind == "saturated" or (f.kind == "dead_relu" and
@@ -176,6 +202,8 @@ def _explain(found, pos):
             if r.kind == "dead_relu" and p > q and f.kind in ("activation_collapse",
                                                               "dead_relu"):
                 return r
+        if too_big is not None and id(f) in grown:
+            return too_big
         if f.kind == "update_ratio_low":
             return next((v for v in found if v.kind == "vanishing_gradient" and
                          v.layer == f.layer), None)
