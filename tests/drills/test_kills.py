@@ -145,3 +145,50 @@ def test_a_save_cleans_up_after_killed_saves(tmp_path):
     shendu.save({"w": shendu.ones(3)}, path)
     assert not stale.exists() and live.exists() and other.exists()
     assert shendu.load(path)["w"].tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_mid_epoch_checkpoint_resumes_that_epoch_exactly(tmp_path, workers):
+    """Stopped after batch 5 of 8 (epoch 2), resumed: the last 3 batches of that epoch and
+    then epoch 3 give the uninterrupted run's losses, weights and epoch averages exactly,
+    with dropout drawing from the global generator and the order from the loader's."""
+    from shendu import nn, optim
+    from shendu.train import LambdaCallback, Trainer
+    from shendu.utils.data import DataLoader, TensorDataset
+
+    class Stop(Exception):
+        pass
+
+    def run(stop_at=None, resume=None):
+        shendu.manual_seed(0)
+        rng = np.random.default_rng(0)
+        X = shendu.tensor(rng.standard_normal((60, 10)).astype(np.float32))
+        y = shendu.tensor(rng.integers(0, 3, 60))
+        m = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 3))
+        losses = {}
+
+        def after(tr, step, logs):
+            losses[step] = logs["loss"]
+            if step == stop_at:
+                tr.save_checkpoint(tmp_path / "mid.safetensors")
+                raise Stop
+        tr = Trainer(m, optim.SGD(m.parameters(), lr=0.1, momentum=0.9), progress=False,
+                     log=None, callbacks=[LambdaCallback(on_batch_end=after)])
+        loader = DataLoader(TensorDataset(X, y), batch_size=8, shuffle=True,
+                            num_workers=workers, generator=shendu.Generator().manual_seed(1))
+        try:
+            tr.fit(loader, epochs=3, resume=resume)
+        except Stop:
+            pass
+        return tr, losses
+
+    ref, ref_losses = run()
+    _, first = run(stop_at=13)
+    state = shendu.load(tmp_path / "mid.safetensors")
+    assert state["epoch"] == 2 and state["epoch_progress"]["batches"] == 5
+    again, rest = run(resume=tmp_path / "mid.safetensors")
+    assert min(rest) == 14 and {**first, **rest} == ref_losses and len(ref_losses) == 24
+    for k, v in ref.model.state_dict().items():
+        assert np.array_equal(v.numpy(), again.model.state_dict()[k].numpy()), k
+    assert again.history["train_loss"] == ref.history["train_loss"]
+    assert again.history["train_accuracy"] == ref.history["train_accuracy"]
