@@ -11,6 +11,7 @@ Slots (the hot ones):
 Rare attributes (``_base``, ``_view_fn``, hooks, ...) live in ``__dict__`` with
 class-level defaults. Operations are attached as methods by ``shendu._ops``.
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -118,7 +119,6 @@ class Tensor:
         """The gradient accumulated by backward (leaves, and non-leaves after retain_grad)."""
         g = self._grad
         if g is None and self.grad_fn is not None and not self.retains_grad:
-            import warnings
             warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
         return g
 
