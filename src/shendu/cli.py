@@ -381,10 +381,12 @@ def build_parser():
     t.add_argument("--data-dir", help="folder holding the dataset files (mnist, fashion-mnist, "
                    "cifar10)")
     t.add_argument("--download", action="store_true", help="download a missing dataset")
-    t.add_argument("--epochs", type=positive_int, default=3, help="train until this epoch (default 3)")
+    t.add_argument("--epochs", type=positive_int, default=3,
+                   help="train until this epoch (default 3)")
     t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
-    t.add_argument("--lr", type=positive_float, help="learning rate (default 1e-3 for adam, 0.05 sgd)")
+    t.add_argument("--lr", type=positive_float,
+                   help="learning rate (default 1e-3 for adam, 0.05 sgd)")
     t.add_argument("--momentum", type=non_negative_float, help="for sgd and rmsprop (default 0.9)")
     t.add_argument("--weight-decay", type=non_negative_float)
     t.add_argument("--scheduler", choices=["none", "cosine"], help="default none")
