@@ -43,8 +43,8 @@ def test_train_resume_and_eval(in_tmp, capsys):
     assert shendu.load(run / "checkpoint.safetensors")["epoch"] == 2
     rows = (run / "history.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,") and [r.split(",")[0] for r in rows[1:]] == ["1", "2"]
-    with pytest.raises(SystemExit):
-        main(["train", "--resume"])
+    assert main(["train", "--resume"]) == 2
+    assert "argument --resume: expected one argument" in capsys.readouterr().err
     assert main(["train", "--resume", str(run / "checkpoint.safetensors"), "--model", "mlp"]) == 2
     assert "differs from the checkpoint's 'lenet'" in capsys.readouterr().err
 
@@ -109,11 +109,12 @@ def test_errors_list_what_exists(in_tmp, capsys):
     assert "unknown model 'resnet19'" in err and "resnet18" in err and "lenet" in err
     assert main(["train", "--data", "svhn"]) == 2
     err = capsys.readouterr().err
-    assert "unknown dataset 'svhn'" in err and "mnist-mini" in err and "cifar10" in err
+    assert "argument --data: invalid choice: 'svhn'" in err and "mnist-mini" in err \
+        and "cifar10" in err
     assert main(["train", "--device", "cuda"]) == 2
     assert "only --device cpu" in capsys.readouterr().err
     assert main(["train", "--optimizer", "lion", "--subset", "10", "--no-progress"]) == 2
-    assert "unknown optimizer 'lion'" in capsys.readouterr().err
+    assert "argument --optimizer: invalid choice: 'lion'" in capsys.readouterr().err
     assert main(["train", "--data", "cifar10", "--data-dir", str(in_tmp)]) == 2
     assert "CIFAR10" in capsys.readouterr().err
     assert main(["eval", str(in_tmp / "missing.safetensors")]) == 2

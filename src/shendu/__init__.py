@@ -4,6 +4,17 @@
 """
 import builtins as _builtins
 import math as _math
+import warnings as _warnings
+
+# NumPy's floating-point RuntimeWarnings raised inside shendu's ops (log(0), 0/0, exp
+# overflow, ...) are not the user's concern: torch returns inf/nan without a word. The filter
+# matches warnings issued from shendu's own modules only, so the user's NumPy code still
+# warns, and it costs nothing per op (filters are consulted only when a warning is raised;
+# an np.errstate around every op would cost microseconds each).
+_warnings.filterwarnings(
+    "ignore", category=RuntimeWarning, module=r"shendu(\.|$)",
+    message=r"(divide by zero|overflow|underflow|invalid value) encountered|Mean of empty slice"
+            r"|Degrees of freedom")
 
 from . import _threads
 _threads.tune_openblas_env()

@@ -2,7 +2,7 @@
 
 Slots (the hot ones):
   _data           the NumPy array (always a real ndarray, never a NumPy scalar)
-  grad            the accumulated gradient (a Tensor) or None
+  _grad           the accumulated gradient (a Tensor) or None (``.grad``)
   grad_fn         the Node that produced this tensor, None for leaves
   _output_nr      which output of ``grad_fn`` this is
   _requires_grad  True for leaves that require grad and for every non-leaf in a graph
@@ -11,6 +11,7 @@ Slots (the hot ones):
 Rare attributes (``_base``, ``_view_fn``, hooks, ...) live in ``__dict__`` with
 class-level defaults. Operations are attached as methods by ``shendu._ops``.
 """
+import warnings
 import weakref
 
 import numpy as np
@@ -20,8 +21,16 @@ from . import _dtype
 __all__ = ["Tensor"]
 
 
+_NON_LEAF_GRAD = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
+
+
 class Tensor:
-    __slots__ = ("_data", "grad", "grad_fn", "_output_nr", "_requires_grad", "_vc",
+    __slots__ = ("_data", "_grad", "grad_fn", "_output_nr", "_requires_grad", "_vc",
                  "__dict__", "__weakref__")
     __array_ufunc__ = None          # ndarray <op> Tensor defers to Tensor's reflected operators
     _base = None                    # for views: the tensor whose storage this one views
@@ -104,6 +113,18 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (leaves, and non-leaves after retain_grad)."""
+        g = self._grad
+        if g is None and self.grad_fn is not None and not self.retains_grad:
+            warnings.warn(_NON_LEAF_GRAD, UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
 
     @property
     def requires_grad(self):
@@ -416,7 +437,7 @@ _AccumulateGrad = None       # set by autograd.function (import order)
 def _init_leaf(t, arr):
     """Fill the slots of a new leaf tensor holding ``arr`` (constructors of subclasses)."""
     t._data = arr
-    t.grad = None
+    t._grad = None
     t.grad_fn = None
     t._output_nr = 0
     t._requires_grad = False
@@ -429,7 +450,7 @@ def _make(arr, node, nr):
         arr = np.asarray(arr)
     t = Tensor.__new__(Tensor)
     t._data = arr
-    t.grad = None
+    t._grad = None
     t.grad_fn = node
     t._output_nr = nr
     t._requires_grad = node is not None

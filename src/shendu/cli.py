@@ -17,10 +17,13 @@ ends with the accuracy on the test split.
 import argparse
 import importlib
 import json
+import math
 import os
 import sys
 
-__all__ = ["main", "build_parser", "parse_args", "read_config", "DATASETS"]
+__all__ = ["main", "build_parser", "parse_args", "read_config", "DATASETS", "positive_int",
+           "non_negative_int", "positive_float", "non_negative_float", "finite_float",
+           "fraction", "key_value"]
 
 # name: (dataset class name, channels, image size, classes, mean, std, ships with shendu)
 DATASETS = {
@@ -43,6 +46,51 @@ _VERB_MODULES = ("shendu.tune._cli", "shendu.diagnose._cli", "shendu.experiments
 
 class CLIError(Exception):
     """A mistake in the command line: printed without a traceback, exit status 2."""
+
+
+# ---------------------------------------------------------------------- argument types
+# For ``add_argument(type=...)``: a bad value becomes argparse's own ``error: argument --flag:``
+# line and exit status 2, before anything is loaded or written.
+def _number(kind, text, ok, wanted):
+    try:
+        v = kind(text)
+    except ValueError:
+        v = None
+    if v is None or not ok(v):
+        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+    return v
+
+
+def positive_int(text):
+    return _number(int, text, lambda v: v > 0, "a positive integer")
+
+
+def non_negative_int(text):
+    return _number(int, text, lambda v: v >= 0, "an integer >= 0")
+
+
+def finite_float(text):
+    return _number(float, text, math.isfinite, "a finite number")
+
+
+def positive_float(text):
+    return _number(float, text, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+
+
+def non_negative_float(text):
+    return _number(float, text, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
+
+
+def fraction(text):
+    return _number(float, text, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def key_value(text):
+    """``KEY=VALUE`` with KEY a Python identifier (a constructor argument); returned as is."""
+    key = text.split("=", 1)[0]
+    if "=" not in text or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. dropout=0.2), got {text!r}")
+    return text
 
 
 # ---------------------------------------------------------------------- pieces
@@ -88,17 +136,19 @@ def build_model_check(name):
     try:
         get_model_builder(name)
     except ValueError as e:
-        raise CLIError(str(e)) from None
+        raise CLIError(f"argument --model: {e}") from None
 
 
 def build_model(name, **kwargs):
+    """A zoo model; an unknown name or constructor arguments it refuses (an unknown
+    keyword, a value of the wrong kind or size) are CLI errors naming the flag."""
     from . import models
+    build_model_check(name)
     try:
         return models.get_model(name, **kwargs)
-    except ValueError as e:
-        if str(e).startswith("unknown model"):
-            raise CLIError(str(e)) from None
-        raise
+    except (TypeError, ValueError, OverflowError, MemoryError) as e:
+        kw = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise CLIError(f"argument --model-arg: {name}({kw}) cannot be built: {e}") from None
 
 
 def _parse_args_kv(items):
@@ -227,8 +277,6 @@ def _train(args):
     from .distributed import launch
     import shendu
     _check_device(args.device)
-    if args.nproc is not None and args.nproc < 1:
-        raise CLIError(f"--nproc must be at least 1, got {args.nproc}")
     if args.nproc is not None and args.nproc > 1 and not launch.launched_by_mpi():
         return _relaunch(args)
     try:
@@ -238,13 +286,18 @@ def _train(args):
     say = print if rank == 0 else (lambda *a, **k: None)    # rank 0 alone prints
     given = {k: getattr(args, k, None) for k in _TRAIN_DEFAULTS}
     given["model_args"] = _parse_args_kv(args.model_arg) or None
-    saved = {}
+    saved, resumed = {}, None
     if args.resume:
         try:
-            saved = serialization.load(args.resume).get("meta") or {}
+            resumed = serialization.load(args.resume)
         except (OSError, serialization.SerializationError) as e:
-            raise CLIError(f"cannot resume: {e}") from None
-        saved = saved.get("cli") or {}
+            raise CLIError(f"argument --resume: cannot resume: {e}") from None
+        missing = [k for k in ("model", "optimizer", "rng", "epoch", "step")
+                   if not isinstance(resumed, dict) or k not in resumed]
+        if missing:
+            raise CLIError(f"argument --resume: {args.resume} is not a training checkpoint "
+                           f"written by shendu train (missing {missing})")
+        saved = (resumed.get("meta") or {}).get("cli") or {}
         for k in ("model", "data", "model_args"):
             if given[k] is not None and k in saved and given[k] != saved[k]:
                 raise CLIError(f"--{k.replace('_', '-')} {given[k]} differs from the checkpoint's "
@@ -259,8 +312,6 @@ def _train(args):
         raise CLIError(f"--val-fraction must be in [0, 1), got {cfg['val_fraction']}")
     out = args.out or (os.path.dirname(os.path.abspath(args.resume)) if args.resume else
                        os.path.join("runs", f"{cfg['model']}-{cfg['data']}"))
-    if rank == 0:
-        os.makedirs(out, exist_ok=True)
 
     shendu.manual_seed(cfg["seed"])
     full = load_split(cfg["data"], True, args.data_dir, args.download, cfg["augment"])
@@ -283,7 +334,16 @@ def _train(args):
     val_loader = DataLoader(val_set, batch_size=500) if n_val else None
 
     kw = model_kwargs(cfg["model"], cfg["data"], cfg["model_args"])
-    model = build_model(cfg["model"], **kw)
+    if resumed is None:
+        model = build_model(cfg["model"], **kw)
+    else:                           # no bigger than the checkpoint's own tensors
+        from .models._utils import build_within
+        try:
+            model = build_within(resumed["model"], cfg["model"], kw, args.resume)
+            model.load_state_dict(resumed["model"])     # a smaller spec: named here, not in fit
+        except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+            raise CLIError(f"argument --resume: {e}") from None
+        del resumed
     n_params = sum(p.numel() for p in model.parameters())
     opt = _make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["momentum"],
                           cfg["weight_decay"])
@@ -294,13 +354,13 @@ def _train(args):
     elif cfg["scheduler"] != "none":
         raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; available: none, cosine")
 
+    if rank == 0:
+        os.makedirs(out, exist_ok=True)
     ckpt = os.path.join(out, "checkpoint.safetensors")
     callbacks = [T.CSVLogger(os.path.join(out, "history.csv")),
                  T.ModelCheckpoint(ckpt, monitor="val_loss" if val_loader else None)]
     callbacks += list(getattr(args, "callbacks", ()))      # added by callers (shendu tune)
     if args.diagnose is not None:
-        if args.diagnose < 1:
-            raise CLIError(f"--diagnose EVERY must be at least 1, got {args.diagnose}")
         from .diagnose import DiagnosticsCallback
         callbacks.append(DiagnosticsCallback(every=args.diagnose, log=say))
     if args.tensorboard:
@@ -371,7 +431,10 @@ def _eval(args):
                        f"add --data ({', '.join(DATASETS)})")
     _data_info(data)
     if "model" in state and state.get("model_spec"):
-        model = models.from_checkpoint(state)
+        try:
+            model = models.from_checkpoint(state)
+        except (TypeError, ValueError, RuntimeError, OverflowError) as e:
+            raise CLIError(f"{args.checkpoint}: {e}") from None
         name = state["model_spec"]["name"]
     else:
         name = args.model or cli.get("model")
@@ -446,35 +509,37 @@ def build_parser():
                    "JSON file of option = value (e.g. lr = 0.01, batch_size = 128; model_args "
                    "as a table); flags on the command line override it")
     t.add_argument("--model", help="a zoo model (see `shendu models`; default lenet)")
-    t.add_argument("--data", help=f"dataset: {', '.join(DATASETS)} (default mnist-mini)")
+    t.add_argument("--data", choices=list(DATASETS), help="default mnist-mini")
     t.add_argument("--data-dir", help="folder holding the dataset files (mnist, fashion-mnist, "
                    "cifar10)")
     t.add_argument("--download", action="store_true", help="download a missing dataset")
-    t.add_argument("--epochs", type=int, default=3, help="train until this epoch (default 3)")
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--optimizer", help=f"{', '.join(OPTIMIZERS)} (default adam)")
-    t.add_argument("--lr", type=float, help="learning rate (default 1e-3 for adam, 0.05 sgd)")
-    t.add_argument("--momentum", type=float, help="for sgd and rmsprop (default 0.9)")
-    t.add_argument("--weight-decay", type=float)
-    t.add_argument("--scheduler", help="none or cosine (default none)")
-    t.add_argument("--val-fraction", type=float, help="training images held out for "
+    t.add_argument("--epochs", type=positive_int, default=3,
+                   help="train until this epoch (default 3)")
+    t.add_argument("--batch-size", type=positive_int)
+    t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
+    t.add_argument("--lr", type=positive_float,
+                   help="learning rate (default 1e-3 for adam, 0.05 sgd)")
+    t.add_argument("--momentum", type=non_negative_float, help="for sgd and rmsprop (default 0.9)")
+    t.add_argument("--weight-decay", type=non_negative_float)
+    t.add_argument("--scheduler", choices=["none", "cosine"], help="default none")
+    t.add_argument("--val-fraction", type=fraction, help="training images held out for "
                    "validation (default 0.1)")
     t.add_argument("--no-augment", dest="augment", action="store_const", const=False,
                    help="no random crops/flips on CIFAR-10")
-    t.add_argument("--model-arg", action="append", metavar="KEY=VALUE",
+    t.add_argument("--model-arg", action="append", metavar="KEY=VALUE", type=key_value,
                    help="extra constructor argument, e.g. --model-arg dropout=0.2")
-    t.add_argument("--subset", type=int, metavar="N", help="use only the first N training "
+    t.add_argument("--subset", type=positive_int, metavar="N", help="use only the first N training "
                    "images (quick tries)")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", default="cpu")
-    t.add_argument("--num-workers", type=int, default=0)
+    t.add_argument("--num-workers", type=non_negative_int, default=0)
     t.add_argument("--out", help="output folder (default runs/<model>-<data>)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its checkpoint")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.add_argument("--nproc", type=int, metavar="N", help="train data-parallel in N processes "
+    t.add_argument("--nproc", type=positive_int, metavar="N", help="train data-parallel in N processes "
                    "(runs mpiexec -n N; needs shendu[distributed]); mpiexec -n N shendu train "
                    "... does the same, on several machines too")
-    t.add_argument("--diagnose", type=int, nargs="?", const=100, metavar="EVERY",
+    t.add_argument("--diagnose", type=positive_int, nargs="?", const=100, metavar="EVERY",
                    help="look inside the run every EVERY steps (default 100) and name "
                    "dead, vanishing, exploding or saturated layers; judge the curves at the end")
     t.add_argument("--tensorboard", metavar="DIR", help="log to TensorBoard event files in "
@@ -483,13 +548,14 @@ def build_parser():
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test split")
     e.add_argument("checkpoint")
-    e.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
+    e.add_argument("--data", choices=list(DATASETS),
+                   help="default: the one the checkpoint was trained on")
     e.add_argument("--data-dir")
     e.add_argument("--download", action="store_true")
     e.add_argument("--split", choices=["test", "train"], default="test")
     e.add_argument("--model", help="for a weights-only file: the zoo model it belongs to")
-    e.add_argument("--model-arg", action="append", metavar="KEY=VALUE")
-    e.add_argument("--batch-size", type=int, default=500)
+    e.add_argument("--model-arg", action="append", metavar="KEY=VALUE", type=key_value)
+    e.add_argument("--batch-size", type=positive_int, default=500)
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=_eval)
 
@@ -497,18 +563,18 @@ def build_parser():
                        "receptive field")
     s.add_argument("--model", required=True)
     s.add_argument("--input", required=True, help="C,H,W of one input, e.g. 3,32,32")
-    s.add_argument("--num-classes", type=int, default=1000)
+    s.add_argument("--num-classes", type=positive_int, default=1000)
     s.add_argument("--small-input", action="store_true", help="the 32×32 variant of an "
                    "ImageNet model")
-    s.add_argument("--batch-size", type=int, default=1)
-    s.add_argument("--model-arg", action="append", metavar="KEY=VALUE")
+    s.add_argument("--batch-size", type=positive_int, default=1)
+    s.add_argument("--model-arg", action="append", metavar="KEY=VALUE", type=key_value)
     s.set_defaults(func=_summary)
 
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=_models)
 
     d = sub.add_parser("demo", help="train the notes' 2-2-2 network by backprop (seed 002 §3.2.5)")
-    d.add_argument("--steps", type=int, default=10000)
+    d.add_argument("--steps", type=positive_int, default=10000)
     d.set_defaults(func=_demo)
 
     for name in _VERB_MODULES:
@@ -518,7 +584,10 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parse_args(argv, parser)
+    try:
+        args = parse_args(argv, parser)
+    except SystemExit as e:         # argparse's `error:` line (status 2) or --help (0)
+        return e.code if isinstance(e.code, int) else 2
     args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -155,6 +155,7 @@ def _header_hash(entries, structure):
 def _atomic_write(path, blob):
     d = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}")
+    _remove_stale_temporaries(d, os.path.basename(path))
     try:
         with open(tmp, "wb") as fh:
             fh.write(blob)
@@ -164,6 +165,31 @@ def _atomic_write(path, blob):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _remove_stale_temporaries(folder, name):
+    """Delete ``.NAME.tmp-PID`` files left in ``folder`` by saves that were killed: those
+    whose process no longer exists (a live one may be saving right now)."""
+    prefix = f".{name}.tmp-"
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix):]
+        if not entry.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue                            # alive (or another user's): leave it
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        try:
+            os.remove(os.path.join(folder, entry))
+        except OSError:
+            pass
 
 
 # ------------------------------------------------------------------ loading

@@ -488,7 +488,8 @@ class Atan2(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        r = gy / (a * a + b * b)
+        d = a * a + b * b
+        r = gy / where(d == 0, math.inf, d)         # gradient 0 at (0, 0), as torch
         nf = self.next_functions
         return (sum_to(r * b, self.sa) if nf[0][0] is not None else None,
                 sum_to(-r * a, self.sb) if nf[1][0] is not None else None)

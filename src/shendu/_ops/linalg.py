@@ -60,9 +60,36 @@ def _matmul_error(sa, sb):
     return RuntimeError(f"matmul: batch dimensions of {tuple(sa)} and {tuple(sb)} do not broadcast")
 
 
+# C++ names in torch's "expected m1 and m2 to have the same dtype" message
+_CNAME = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
+          "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+          "bool": "bool"}
+
+
+def _dtype_error(a, b):
+    """torch's error for a product of arrays of two dtypes (products never promote), in the
+    words of the kernel torch's matmul picks for these ranks."""
+    from .inplace import _tname
+    ta, tb = _tname(a.dtype), _tname(b.dtype)
+    if a.ndim == 1 and b.ndim == 1:
+        return RuntimeError(f"dot : expected both vectors to have same dtype, but found {ta} "
+                            f"and {tb}")
+    if b.ndim == 1:
+        return RuntimeError(f"addmv input tensors must have the same dtype, but got {tb}, {ta}, "
+                            f"and {tb}")
+    if a.ndim <= 2 and b.ndim == 2:
+        return RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                            f"{_CNAME[a.dtype.name]} != {_CNAME[b.dtype.name]}")
+    return RuntimeError(f"expected scalar type {ta} but found {tb}")
+
+
 def matmul(input, other, *, out=None):
     """Matrix product with torch's rules: 1-D operands are promoted to matrices and the
-    added dimension removed afterwards; batch dimensions broadcast."""
+    added dimension removed afterwards; batch dimensions broadcast. Both operands must have
+    the same dtype (as torch: no promotion)."""
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and \
+            input._data.dtype != other._data.dtype:
+        raise _dtype_error(input._data, other._data)
     a, b = promote(input, other, "matmul")
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul(): both arguments must be tensors")

@@ -62,9 +62,16 @@ def linear(input, weight, bias=None):
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, input.shape[-2:] if input.dim() > 1 else (1,) + tuple(input.shape)))} and "
                            f"{weight.shape[1]}x{weight.shape[0]})")
-    if input._data.dtype != weight._data.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                           f"{_tname(input._data.dtype)} and {_tname(weight._data.dtype)}")
+    dx, dw = input._data.dtype, weight._data.dtype
+    if bias is not None and bias._data.dtype != dw:
+        raise RuntimeError(f"self and mat2 must have the same dtype, but got "
+                           f"{_tname(bias._data.dtype)} and {_tname(dw)}")
+    if dx != dw:
+        if bias is not None:
+            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tname(dx)} "
+                               f"and {_tname(dw)}")
+        from .linalg import _dtype_error           # x @ W.T is a matrix product for torch
+        raise _dtype_error(np.empty((0, 0), dx), np.empty((0, 0), dw))
     return Linear.apply(input, weight, bias)
 
 

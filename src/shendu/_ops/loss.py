@@ -398,9 +398,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
                          f"size ({input.shape}) is deprecated. Please ensure they have the same "
                          "size.")
-    x = input._data
-    if x.size and ((x < 0) | (x > 1)).any():
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    for what, a in (("input", input._data), ("target", target._data)):
+        if a.size and not ((a >= 0) & (a <= 1)).all():         # NaN fails too, as in torch
+            raise RuntimeError(f"all elements of {what} should be between 0 and 1")
     loss = BinaryCrossEntropy.apply(input, target.to(input.dtype))
     if weight is not None:
         loss = loss * weight

@@ -45,7 +45,8 @@ def _dims(x, dim):
 class Sum(Node):
     def forward(self, x, dims, keepdim, dtype):
         self.in_shape, self.dims, self.keepdim = x.shape, dims, keepdim
-        return x.sum(axis=dims, keepdims=keepdim, dtype=dtype)
+        # = x.sum(...), called here so NumPy's inf - inf warning is filtered as shendu's
+        return np.add.reduce(x, axis=dims, keepdims=keepdim, dtype=dtype)
 
     def backward(self, gy):
         return expand_reduced(gy, self.in_shape, self.dims, self.keepdim), None, None, None
@@ -72,6 +73,9 @@ class Mean(Node):
         for d in dims:
             n *= x.shape[d]
         self.n = n
+        if n == 0:                      # NaN, as torch, without NumPy's warning from inside it
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return x.mean(axis=dims, keepdims=keepdim)
         return x.mean(axis=dims, keepdims=keepdim)
 
     def backward(self, gy):

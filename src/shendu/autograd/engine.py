@@ -237,7 +237,7 @@ def _retain_grads(node, grads, create_graph):
         g = grads[nr]
         if t is None or g is None:
             continue
-        if t.grad is None:
+        if t._grad is None:
             t.grad = g if create_graph else _make(g._data.copy(), None, 0)
         else:
             t.grad = t.grad + g if create_graph else _make(t.grad._data + g._data, None, 0)
@@ -265,7 +265,7 @@ def _accumulate_into(var, g, create_graph, stolen, hooked=False):
                            f"{tuple(g.shape)} (a backward function returned a wrong shape)")
     if g._data.dtype != var._data.dtype:
         g = _make(g._data.astype(var._data.dtype), None, 0)
-    cur = var.grad
+    cur = var._grad
     if cur is None:
         if create_graph:
             var.grad = g

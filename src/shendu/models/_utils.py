@@ -1,12 +1,13 @@
 """What the model families share: the registry behind ``list_models``/``get_model``, the
 ``weights=`` argument, the conv-norm-activation block and torchvision's channel rounding."""
+import contextlib
 import fnmatch
 import functools
 import os
 
 from .. import nn
 
-__all__ = ["register_model", "list_models", "get_model", "from_checkpoint",
+__all__ = ["register_model", "list_models", "get_model", "from_checkpoint", "build_within",
            "Conv2dNormActivation", "make_divisible"]
 
 _MODELS = {}
@@ -73,7 +74,9 @@ def get_model(name, **config):
 
 def from_checkpoint(checkpoint):
     """Rebuild a zoo model from a training checkpoint (a path or a loaded dict) and load its
-    weights: the checkpoint names the constructor and its arguments (``zoo_spec``)."""
+    weights: the checkpoint names the constructor and its arguments (``zoo_spec``). The
+    spec may not build a model larger than the tensors the checkpoint holds (see
+    :func:`build_within`), so an edited spec cannot make shendu allocate without bound."""
     state = checkpoint
     if isinstance(checkpoint, (str, os.PathLike)):
         from .. import serialization
@@ -84,9 +87,47 @@ def from_checkpoint(checkpoint):
         raise ValueError(f"{where} does not say which model it holds (no 'model_spec': it was "
                          f"not written by shendu.train for a zoo model); build the model "
                          f"yourself and call model.load_state_dict(...)")
-    model = get_model(spec["name"], **spec.get("kwargs", {}))
+    if not (isinstance(spec, dict) and isinstance(spec.get("name"), str)
+            and isinstance(spec.get("kwargs", {}), dict)):
+        raise ValueError(f"{where} has a malformed model_spec {spec!r}: expected "
+                         f"{{'name': str, 'kwargs': dict}}")
+    model = build_within(state.get("model"), spec["name"], spec.get("kwargs", {}), where)
     model.load_state_dict(state["model"])
     return model
+
+
+@contextlib.contextmanager
+def _at_most(numel, what):
+    """Refuse to register parameters or persistent buffers beyond ``numel`` values in all.
+    Modules register a parameter before initialising it and ``empty`` hands out untouched
+    (lazily mapped) pages, so the refusal comes before the memory is used."""
+    from ..nn.modules import module as _module
+    used = [0]
+
+    def guard(mod, name, t):
+        used[0] += int(t._data.size)
+        if used[0] > numel:
+            raise ValueError(f"{what} would build a model with more values than the "
+                             f"checkpoint holds ({numel:,}; exceeded at {type(mod).__name__}."
+                             f"{name} of shape {tuple(t._data.shape)}): its model spec does not "
+                             f"match its tensors")
+    _module._register_guards.append(guard)
+    try:
+        yield
+    finally:
+        _module._register_guards.remove(guard)
+
+
+def build_within(state_dict, name, kwargs, where="the checkpoint"):
+    """``get_model(name, **kwargs)``, refused (ValueError) as soon as the model would hold
+    more values than ``state_dict``'s tensors: a checkpoint's spec cannot make shendu
+    allocate beyond what the checkpoint itself holds."""
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{where} holds no model tensors")
+    numel = sum(int(getattr(t, "_data", t).size) for t in state_dict.values())
+    spec = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    with _at_most(numel, f"{where}: {spec}"):
+        return get_model(name, **kwargs)
 
 
 def load_weights(model, weights):

@@ -3,7 +3,10 @@
 A callback may define any of on_train_begin(trainer), on_epoch_begin(trainer, epoch),
 on_batch_end(trainer, step, logs), on_epoch_end(trainer, epoch, logs), on_train_end(trainer);
 ``state_dict`` / ``load_state_dict`` let a resumed run continue with the callback's state.
-Setting ``trainer.stop_training = True`` ends training after the current epoch.
+Setting ``trainer.stop_training = True`` ends training after the current epoch. At the end
+of an epoch callbacks run by ``order``: the others (0), then ``ModelCheckpoint`` (1), so
+the checkpoint holds their state, then ``CSVLogger`` (2), so the log never holds an epoch
+the checkpoint does not.
 """
 import math
 import os
@@ -15,6 +18,7 @@ __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "CSVLogger", "LambdaC
 
 class Callback:
     rank_zero_only = False      # data-parallel training runs it on rank 0 alone (it writes files)
+    order = 0           # the order of on_epoch_end calls (see the module docstring)
 
     def on_train_begin(self, trainer):
         pass
@@ -102,6 +106,7 @@ class ModelCheckpoint(Callback):
     """After each epoch, write the full training state to ``path`` (atomically); with a
     ``monitor``, also keep the best model's weights in ``best_path``."""
     rank_zero_only = True
+    order = 1
 
     def __init__(self, path, monitor="val_loss", mode="auto", best_path=None, every=1):
         self.path = os.fspath(path)
@@ -129,23 +134,33 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """Append each epoch's logged values to a CSV file."""
+    """The run's history as a CSV file, one row per epoch (columns: epoch, then the logged
+    values in sorted order; empty where an epoch lacks one).
+
+    After each epoch, once the checkpoint is written, the file is rewritten whole from
+    ``trainer.history`` through a temporary file renamed over it; a resumed run rewrites it
+    from the checkpoint's history first. So a kill at any moment leaves a complete table
+    that holds no epoch the checkpoint does not, and a resume never repeats a row."""
     rank_zero_only = True
+    order = 2
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        self.keys = None
+
+    def on_train_begin(self, trainer):
+        if len(trainer.history):
+            self._write(trainer.history)
 
     def on_epoch_end(self, trainer, epoch, logs):
-        keys = sorted(k for k in logs if k != "epoch")
-        if self.keys is None and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
-            with open(self.path) as f:            # a resumed run continues the same table
-                self.keys = f.readline().strip().split(",")[1:]
-        with open(self.path, "a") as f:
-            if self.keys != keys:
-                f.write(",".join(["epoch"] + keys) + "\n")
-                self.keys = keys
-            f.write(",".join([str(epoch)] + [f"{logs[k]}" for k in keys]) + "\n")
+        self._write(trainer.history)
+
+    def _write(self, history):
+        keys = sorted(k for k in history.keys() if k != "epoch")
+        lines = [",".join(["epoch"] + keys)]
+        cols = [history["epoch"]] + [history[k] for k in keys]
+        for row in zip(*cols):
+            lines.append(",".join("" if v is None else str(v) for v in row))
+        serialization._atomic_write(self.path, ("\n".join(lines) + "\n").encode())
 
 
 class LambdaCallback(Callback):

@@ -7,8 +7,10 @@ the history and the callbacks (checkpoints, early stopping, logging).
 Checkpoints hold everything a run needs to continue exactly: model, optimizer and
 scheduler state, the random-number generators, the epoch and step counters, the history
 and the callbacks' state. ``resume`` restores them, so a run stopped after epoch k and
-resumed produces the same losses as one that never stopped. (Checkpoints are taken at
-epoch boundaries; an interrupted epoch is re-run.)
+resumed produces the same losses as one that never stopped. ``ModelCheckpoint`` saves at
+epoch boundaries; ``Trainer.save_checkpoint`` called from a batch callback saves mid-epoch,
+and the resumed run finishes that epoch exactly: the same sampler order, the same random
+state, the remaining batches only, and the epoch's running averages carried over.
 """
 import math
 import os
@@ -68,17 +70,58 @@ class Trainer:
         self.stop_training = False
         self.loaders = []
         self.meta = {}          # free-form facts stored in checkpoints (the CLI's dataset, ...)
+        self._epoch_state = None    # inside an epoch: where it started and what it has done
+        self._resume_epoch = None   # a mid-epoch checkpoint's progress, for the next epoch
 
     # ---------------------------------------------------------------- one epoch
+    def _loader_rng(self):
+        gens = [getattr(ld, "generator", None) if ld is not None else None
+                for ld in self.loaders]
+        return [g.get_state() if g is not None else None for g in gens]
+
+    def _set_loader_rng(self, states):
+        for ld, st in zip(self.loaders, states or []):
+            gen = getattr(ld, "generator", None) if ld is not None else None
+            if gen is not None and st is not None:
+                gen.set_state(st)
+
+    def _epoch_batches(self, loader, resume):
+        """An iterator over the epoch's batches. Resuming mid-epoch, the random state is put
+        back to the epoch's start, the batches already trained on are drawn again and
+        dropped (so samplers and worker seeds follow the same path), then the random state
+        is set to the checkpoint's."""
+        if resume is None:
+            return iter(loader)
+        now_rng, now_loaders = _random.get_rng_state(), self._loader_rng()
+        _random.set_rng_state(resume["start_rng"])
+        self._set_loader_rng(resume["start_loader_rng"])
+        it = iter(loader)
+        for _ in range(resume["batches"]):
+            next(it)
+        _random.set_rng_state(now_rng)
+        self._set_loader_rng(now_loaders)
+        return it
+
     def train_epoch(self, loader):
         self.model.train()
         _set_epoch(loader, self.epoch)
         loss_m = MeanMetric()
         ms = {m.__name__: MeanMetric() for m in self.metrics}
+        resume, self._resume_epoch = self._resume_epoch, None
+        st = self._epoch_state = {"batches": 0, "loss": loss_m, "metrics": ms,
+                                  "start_rng": _random.get_rng_state(),
+                                  "start_loader_rng": self._loader_rng()}
+        if resume is not None:
+            st.update(batches=resume["batches"], start_rng=resume["start_rng"],
+                      start_loader_rng=resume["start_loader_rng"])
+            loss_m.total, loss_m.count = resume["loss"]
+            for k, (tot, cnt) in resume["metrics"].items():
+                if k in ms:
+                    ms[k].total, ms[k].count = tot, cnt
         total = len(loader) if hasattr(loader, "__len__") else None
         bar = ProgressBar(total or 0, f"epoch {self.epoch}", enabled=self.progress)
         try:
-            for batch in loader:
+            for batch in self._epoch_batches(loader, resume):
                 x, y = _split_batch(batch)
                 n = _size(x)
                 self.optimizer.zero_grad()
@@ -95,6 +138,7 @@ class Trainer:
                     clip_grad_norm_(self.model.parameters(), self.grad_clip)
                 self.optimizer.step()
                 self.step += 1
+                st["batches"] += 1
                 loss_m.update(loss.item(), n)
                 logs = {"loss": loss_m.value}
                 with grad_mode.no_grad():
@@ -106,6 +150,7 @@ class Trainer:
                     cb.on_batch_end(self, self.step, logs)
         finally:
             bar.close()
+            self._epoch_state = None
         _sum_over_processes([loss_m, *ms.values()])
         return {"loss": loss_m.value, **{k: v.value for k, v in ms.items()}}
 
@@ -123,14 +168,17 @@ class Trainer:
             self.callbacks = [c for c in self.callbacks if not getattr(c, "rank_zero_only", 0)]
         if resume:
             self.load_checkpoint(resume)
-            self.log(f"resumed from {resume} at epoch {self.epoch} (step {self.step})")
+            where = f"epoch {self.epoch}" if self._resume_epoch is None else \
+                f"epoch {self.epoch + 1}, batch {self._resume_epoch['batches']}"
+            self.log(f"resumed from {resume} at {where} (step {self.step})")
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
             while self.epoch < epochs and not self.stop_training:
                 self.epoch += 1
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(self, self.epoch)
+                if self._resume_epoch is None:      # (a resumed epoch has begun already)
+                    for cb in self.callbacks:
+                        cb.on_epoch_begin(self, self.epoch)
                 t0 = time.perf_counter()
                 tr = self.train_epoch(train_loader)
                 row = {"epoch": self.epoch, "train_loss": tr["loss"]}
@@ -149,8 +197,9 @@ class Trainer:
                 row["epoch_time"] = time.perf_counter() - t0
                 self.history.append(row)
                 self.log(_epoch_line(row))
-                # checkpoints last, so they hold every other callback's state for this epoch
-                for cb in sorted(self.callbacks, key=lambda c: isinstance(c, ModelCheckpoint)):
+                # checkpoints late, so they hold every other callback's state for this epoch;
+                # the CSV log after them (``Callback.order``)
+                for cb in sorted(self.callbacks, key=lambda c: getattr(c, "order", 0)):
                     cb.on_epoch_end(self, self.epoch, row)
         except KeyboardInterrupt:
             self.history.interrupted = True
@@ -177,17 +226,23 @@ class Trainer:
         return self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
 
     def state_dict(self):
-        gens = []
-        for ld in self.loaders:
-            g = getattr(ld, "generator", None) if ld is not None else None
-            gens.append(g.get_state() if g is not None else None)
+        """The whole run. Taken inside an epoch (from a batch callback), ``epoch`` is the
+        epoch under way and ``epoch_progress`` says how far it got: batches done, the running
+        loss and metric sums, and the random state at the epoch's start."""
+        st, progress = self._epoch_state, None
+        if st is not None:
+            progress = {"batches": st["batches"], "loss": [st["loss"].total, st["loss"].count],
+                        "metrics": {k: [m.total, m.count] for k, m in st["metrics"].items()},
+                        "start_rng": st["start_rng"],
+                        "start_loader_rng": st["start_loader_rng"]}
         return {
             "model": self.bare_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng": _random.get_rng_state(),
-            "loader_rng": gens,
+            "loader_rng": self._loader_rng(),
             "epoch": self.epoch,
+            "epoch_progress": progress,
             "step": self.step,
             "history": self.history.state_dict(),
             "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()}
@@ -218,11 +273,11 @@ class Trainer:
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         _random.set_rng_state(state["rng"])
-        for ld, g in zip(self.loaders, state.get("loader_rng") or []):
-            gen = getattr(ld, "generator", None) if ld is not None else None
-            if gen is not None and g is not None:
-                gen.set_state(g)
+        self._set_loader_rng(state.get("loader_rng"))
         self.epoch, self.step = state["epoch"], state["step"]
+        self._resume_epoch = state.get("epoch_progress")
+        if self._resume_epoch is not None:      # fit's loop enters the unfinished epoch again
+            self.epoch -= 1
         self.history.load_state_dict(state["history"])
         saved = list(state.get("callbacks") or [])
         for cb in self.callbacks:       # each callback takes the next saved state of its type

@@ -36,6 +36,9 @@ class LayerInputError(RuntimeError):
 
 
 _call_depth = [0]
+# Called as ``guard(module, name, tensor)`` before a parameter or persistent buffer is
+# registered (models.build_within: a checkpoint's spec may not build more than it holds).
+_register_guards = []
 _ANNOTATED = (RuntimeError, ValueError, TypeError, IndexError)
 
 
@@ -215,6 +218,8 @@ class Module:
         if param.grad_fn is not None:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model "
                              f"parameters must be created explicitly.")
+        for guard in _register_guards:
+            guard(self, name, param)
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -228,6 +233,9 @@ class Module:
                             f"(torch Tensor or None required)")
         if isinstance(tensor, Buffer):
             tensor = _make(tensor._data, None, 0)
+        if persistent and tensor is not None:
+            for guard in _register_guards:
+                guard(self, name, tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
