@@ -76,6 +76,33 @@ for _n, _o in (("Relu", "Relu"), ("Tanh", "Tanh"), ("Sigmoid", "Sigmoid"), ("Exp
     OPS[_n] = _unary(_o)
 
 
+def _logic(onnx_op, negate=False):
+    def convert(g, e, ins):
+        metas = [g.meta_of_name(v)[1] if not isinstance(v, _Const) else np.asarray(v.value).dtype
+                 for v in ins]
+        common = np.dtype(bool) if onnx_op in ("And", "Or", "Xor", "Not") else \
+            np.result_type(*[m for m in metas if m is not None])
+        args = [g.cast_to(_scalar_or_tensor(g, e, v, common), common) for v in ins]
+        y = g.node(onnx_op, args)
+        return [g.node("Not", [y]) if negate else y]
+    return convert
+
+
+for _n, _o, _neg in (("eq", "Equal", False), ("ne", "Equal", True), ("lt", "Less", False),
+                     ("le", "LessOrEqual", False), ("gt", "Greater", False),
+                     ("ge", "GreaterOrEqual", False), ("logical_and", "And", False),
+                     ("logical_or", "Or", False), ("logical_xor", "Xor", False),
+                     ("logical_not", "Not", False)):
+    OPS["raw:" + _n] = _logic(_o, _neg)
+
+
+@op("raw:bitwise_not")
+def _bitwise_not(g, e, ins):
+    if g.meta_of_name(ins[0])[1] != np.bool_:
+        _fail(e, "bitwise_not of integers (ONNX opset 18)")
+    return [g.node("Not", [ins[0]])]
+
+
 @op("PowScalar")
 def _pow_scalar(g, e, ins):
     x, p = ins[0], _c(ins[1])
@@ -470,13 +497,22 @@ def _rnn_m(g, e, ins, m):
     if getattr(m, "proj_size", 0):
         _fail(e, "LSTM with proj_size")
     args = e.params["args"]
-    if isinstance(args[0], PackedSequence):
-        _fail(e, "packed sequences (export the padded form with a lengths input instead)")
-    if len(e.out_meta[0][0]) != 3:
-        _fail(e, "unbatched (2-D) recurrent input")
-    x = ins[0]
-    if m.batch_first:
-        x = g.node("Transpose", [x], perm=[1, 0, 2])
+    packed = isinstance(args[0], PackedSequence)
+    seq_lens = ""
+    if packed:          # ONNX takes the padded batch and the lengths (sequence_lens)
+        padded, lengths, packed_bf = g.trace.packs[id(args[0])]
+        x = g.resolve(padded)
+        if packed_bf:
+            x = g.node("Transpose", [x], perm=[1, 0, 2])
+        seq_lens = g.node("Cast", [g.resolve(lengths) if not isinstance(lengths, _Const) else
+                                   g.const(np.asarray(lengths.value, np.int64), "lengths")],
+                          to=6)                                   # int32
+    else:
+        if len(e.out_meta[0][0]) != 3:
+            _fail(e, "unbatched (2-D) recurrent input")
+        x = ins[0]
+        if m.batch_first:
+            x = g.node("Transpose", [x], perm=[1, 0, 2])
     hx = [i for i in ins[1:] if not isinstance(i, _Const)]
     H, L = m.hidden_size, m.num_layers
     dirs = 2 if m.bidirectional else 1
@@ -494,7 +530,7 @@ def _rnn_m(g, e, ins, m):
             init.append(g.node("Slice", [hx[s], g.const(np.asarray([layer * dirs], np.int64), "s"),
                                          g.const(np.asarray([(layer + 1) * dirs], np.int64), "e"),
                                          g.const(np.asarray([0], np.int64), "a")]))
-        inputs = [x, W, R, B, ""] + init
+        inputs = [x, W, R, B, seq_lens] + init
         while inputs[-1] == "":
             inputs.pop()
         outs = g.node(kind, inputs, n_out=1 + states, **attrs)
@@ -503,9 +539,34 @@ def _rnn_m(g, e, ins, m):
             h_outs[s].append(outs[1 + s])
         y = g.node("Transpose", [y], perm=[0, 2, 1, 3])
         x = g.node("Reshape", [y, g.const(np.asarray([0, 0, -1], np.int64), "shape")])
-    out = x if not m.batch_first else g.node("Transpose", [x], perm=[1, 0, 2])
+    out = x if packed or not m.batch_first else g.node("Transpose", [x], perm=[1, 0, 2])
     finals = [h[0] if L == 1 else g.node("Concat", h, axis=0) for h in h_outs]
     return [out] + finals
+
+
+@op("PadPacked")
+def _pad_packed(g, e, ins):
+    """pad_packed_sequence of a recurrent layer's output: the padded, time-major output."""
+    p = e.params
+    if p["padding_value"] != 0:
+        _fail(e, "pad_packed_sequence with a non-zero padding_value")
+    y = ins[0]
+    if p["packed_batch_first"] != p["batch_first"]:
+        y = g.node("Transpose", [y], perm=[1, 0, 2])
+    t_axis = 1 if p["batch_first"] else 0
+    if p["total_length"] is not None:       # pad the time axis up to total_length
+        steps = g.node("Slice", [g.node("Shape", [y]),
+                                 g.const(np.asarray([t_axis], np.int64), "start"),
+                                 g.const(np.asarray([t_axis + 1], np.int64), "end")])
+        extra = g.node("Sub", [g.const(np.asarray([p["total_length"]], np.int64), "T"), steps])
+        z1 = g.const(np.zeros(1, np.int64), "zero")
+        ends = [extra, z1, z1] if t_axis == 0 else [z1, extra, z1]
+        pads = g.node("Concat", [g.const(np.zeros(3, np.int64), "zeros")] + ends, axis=0)
+        y = g.node("Pad", [y, pads])
+    lengths = ins[1]
+    if isinstance(lengths, _Const):
+        lengths = g.const(np.asarray(lengths.value, np.int64), "lengths")
+    return [y, g.cast_to(lengths, np.dtype(np.int64))]
 
 
 # ---------------------------------------------------------------- attention
@@ -548,19 +609,22 @@ def _mha_m(g, e, ins, m):
     qh, kh, vh = heads
     scores = g.node("MatMul", [qh, g.node("Transpose", [kh], perm=[0, 1, 3, 2])])
     scores = g.node("Mul", [scores, g.const(np.asarray(1.0 / np.sqrt(hd), dt), "scale")])
-    neg = g.const(np.asarray(-np.inf, dt), "neg_inf")
-    zero = g.const(np.asarray(0.0, dt), "zero")
+    def neg():
+        return g.const(np.asarray(-np.inf, dt), "neg_inf")
+
+    def zero():
+        return g.const(np.asarray(0.0, dt), "zero")
     am = named.get("attn_mask")
     if am is not None:
         amask = g.meta_of_name(am)
-        add = g.node("Where", [am, neg, zero]) if amask[1] == np.bool_ else am
+        add = g.node("Where", [am, neg(), zero()]) if amask[1] == np.bool_ else am
         if len(amask[0]) == 3:                          # (N·h, L, S) -> (N, h, L, S)
             add = g.node("Reshape", [add, g.const(np.asarray([-1, nh, 0, 0], np.int64), "shape")])
         scores = g.node("Add", [scores, add])
     kpm = named.get("key_padding_mask")
     if kpm is not None:
         kinfo = g.meta_of_name(kpm)
-        add = g.node("Where", [kpm, neg, zero]) if kinfo[1] == np.bool_ else kpm
+        add = g.node("Where", [kpm, neg(), zero()]) if kinfo[1] == np.bool_ else kpm
         add = g.node("Unsqueeze", [add, g.const(np.asarray([1, 2], np.int64), "axes")])
         scores = g.node("Add", [scores, add])
     attn = g.node("Softmax", [scores], axis=3)

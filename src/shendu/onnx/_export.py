@@ -53,19 +53,20 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
     model.eval()
     try:
         trace, outs = _trace(model, args, call_kwargs, inputs)
-        trace_b = None
-        if dynamic_axes:
-            grown = {id(t): _grow(t, dynamic_axes.get(n, {})) for t, n in zip(inputs, input_names)}
-            args_b, kwargs_b = _replace((args, call_kwargs), grown)
-            inputs_b = [grown[id(t)] for t in inputs]
-            trace_b, _ = _trace(model, args_b, kwargs_b, inputs_b)
-            _check_same_ops(trace, trace_b)
+        # a second trace on other values (and longer dynamic axes) tells values computed
+        # from the inputs, and sizes that follow dynamic axes, from true constants
+        other = {id(t): _perturb(_grow(t, dynamic_axes.get(n, {})))
+                 for t, n in zip(inputs, input_names)}
+        args_b, kwargs_b = _replace((args, call_kwargs), other)
+        trace_b, _ = _trace(model, args_b, kwargs_b, [other[id(t)] for t in inputs])
+        _check_same_ops(trace, trace_b)
     finally:
         model.train(was_training)
     out_tensors = [o for o in _flatten(outs) if isinstance(o, Tensor)]
     output_names = list(output_names or [])
     output_names += [f"output_{i}" for i in range(len(output_names), len(out_tensors))]
-    g = _Graph(model, trace, trace_b, helper, numpy_helper)
+    g = _Graph(model, trace, trace_b if dynamic_axes else None, helper, numpy_helper)
+    g.check_constants(trace_b)
     for key, name in zip(trace.input_keys, input_names):
         g.names[key] = name
         g.name_meta[name] = trace.meta[key]
@@ -87,7 +88,11 @@ def export(model, args, f, input_names=None, output_names=None, dynamic_axes=Non
             g.name_meta[name] = trace.meta[key]
     graph_outputs = []
     for t, name in zip(out_tensors, output_names):
-        src = g.resolve(trace.key_of(t))
+        key = trace.key_of(t)
+        if dynamic_axes and name not in dynamic_axes:     # sizes that followed the inputs'
+            dynamic_axes[name] = {i: f"{name}_dim{i}" for i, (a, b) in enumerate(zip(
+                trace.meta[key][0], trace_b.meta[key][0])) if a != b}
+        src = g.resolve(key)
         g.nodes.append(helper.make_node("Identity", [src], [name], name=f"output_{name}"))
         graph_outputs.append(_value_info(helper, name, t.shape, t._data.dtype,
                                          dynamic_axes.get(name, {})))
@@ -133,6 +138,15 @@ def _grow(t, axes):
     for a in axes:
         t = cat([t, t.narrow(a, 0, 1)], a)
     return t.detach()
+
+
+def _perturb(t):
+    """Other values of the same dtype and shape: floats moved, integers rolled."""
+    a = t._data
+    from .._tensor import _make
+    if a.dtype.kind == "f":
+        return _make(a * 0.5 + 0.25, None, 0)
+    return _make(np.roll(a.reshape(-1), 1).reshape(a.shape), None, 0)
 
 
 def _replace(obj, table):
@@ -241,6 +255,17 @@ class _Graph:
         self.names[key] = name
         self.name_meta[name] = self.trace.meta[key]
         return name
+
+    def check_constants(self, other):
+        """Constants (tensors made outside traced ops) must not change with the inputs."""
+        for key, arr in self.trace.consts.items():
+            b = other.consts.get(key)
+            if b is not None and b.shape == arr.shape and not np.array_equal(
+                    arr, b, equal_nan=arr.dtype.kind == "f"):
+                raise UnsupportedOperatorError(
+                    f"shendu.onnx.export: a tensor {self._origin(key)} is computed from the "
+                    f"inputs outside shendu's ops (e.g. through NumPy), so the export would "
+                    f"freeze this run's values; compute it with tensor operations")
 
     def _origin(self, key):
         for e in self.trace.entries:

@@ -53,6 +53,8 @@ class Tracer:
             b for b in model.buffers() if b is not None]}
         self.input_keys = [self.bind(t, "input") for t in inputs]
         self.paths = {id(m): (name, m) for name, m in model.named_modules()}
+        self.packs = {}             # id(PackedSequence) -> (padded key, lengths key, batch_first)
+        self._guard_reads()
         self.handles = []
         for name, m in model.named_modules():
             self.handles.append(m.register_forward_pre_hook(self._pre, with_kwargs=True))
@@ -61,6 +63,35 @@ class Tracer:
     def remove_hooks(self):
         for h in self.handles:
             h.remove()
+        for name, fn in self._saved_methods.items():
+            setattr(Tensor, name, fn)
+
+    _READS = ("numpy", "item", "tolist", "__array__", "__bool__", "__int__", "__float__",
+              "__index__")
+
+    def _guard_reads(self):
+        """Reading a value computed from the inputs as a Python/NumPy value would bake it
+        into the graph: raise instead (the model must stay in tensor ops)."""
+        self._saved_methods = {n: getattr(Tensor, n) for n in self._READS if hasattr(Tensor, n)}
+        tracer = self
+
+        def guarded(name, fn):
+            def read(t, *a, **k):
+                if not tracer.suppressed and tracer.from_inputs(t):
+                    raise UnsupportedOperatorError(
+                        f"shendu.onnx.export: {tracer.describe()} reads a value computed from "
+                        f"the inputs as a Python/NumPy value (Tensor.{name}); the exported graph "
+                        f"would hold this run's value as a constant. Keep it a tensor "
+                        f"operation")
+                return fn(t, *a, **k)
+            return read
+        for n, fn in self._saved_methods.items():
+            setattr(Tensor, n, guarded(n, fn))
+
+    def from_inputs(self, t):
+        entry = self.ids.get(id(t))
+        return entry is not None and not entry[0].startswith(("param:", "const")) \
+            and entry[0] not in self.folded
 
     # ------------------------------------------------------------------ values
     def bind(self, t, prefix="v"):
@@ -80,6 +111,11 @@ class Tracer:
             if id(t) in self.params:
                 key = "param:" + self.params[id(t)]
                 self.meta[key] = (tuple(t.shape), t._data.dtype)
+                return key
+            if id(t._data) in self.arrays:      # a traced value's array, wrapped anew
+                key = self.arrays[id(t._data)]
+                self.ids[id(t)] = (key, t._version)
+                self.keep.append(t)
                 return key
             key = f"const{self.count}"
             self.count += 1
@@ -119,6 +155,18 @@ class Tracer:
         self.entries.append(Entry("op", type(node).__name__, node, None, inputs, kwargs, keys,
                                   [self.meta[k] for k in keys], self.describe()))
 
+    def raw_op(self, name, args, result):
+        """A non-differentiable op (comparison, logic) that makes no Node."""
+        if self.suppressed:
+            return
+        inputs = [self.key_of(a) if isinstance(a, Tensor) else self._raw(a) for a in args]
+        key = self.bind(result)
+        if all(isinstance(k, _Const) or k.startswith(("param:", "const")) or k in self.folded
+               for k in inputs):
+            self.folded[key] = result._data.copy()
+        self.entries.append(Entry("op", "raw:" + name, None, None, inputs, {}, [key],
+                                  [self.meta[key]], self.describe()))
+
     def _raw(self, a):
         """A non-tensor op argument; an array that is a traced value's data (an op handed
         ``x._data`` to another op) stays that value, never a baked-in constant."""
@@ -137,6 +185,43 @@ class Tracer:
         self.ids[id(t)] = (key, t._version)
         self.keep.append(t)
 
+    # ------------------------------------------------------------------ packed sequences
+    def pack_padded(self, fn, input, lengths, batch_first, enforce_sorted):
+        """pack_padded_sequence: remembered as (padded input, lengths); ONNX's recurrent ops
+        take exactly these (sequence_lens), so the packing itself is not exported."""
+        if self.suppressed:
+            return fn(input, lengths, batch_first, enforce_sorted)
+        keys = (self.key_of(input), self.key_of(lengths) if isinstance(lengths, Tensor)
+                else _Const(lengths))
+        self.suppressed += 1
+        try:
+            packed = fn(input, lengths, batch_first, enforce_sorted)
+        finally:
+            self.suppressed -= 1
+        self.packs[id(packed)] = keys + (batch_first,)
+        self.keep.append(packed)
+        return packed
+
+    def pad_packed(self, fn, sequence, batch_first, padding_value, total_length):
+        if self.suppressed:
+            return fn(sequence, batch_first, padding_value, total_length)
+        info = self.packs.get(id(sequence))
+        if info is None:
+            raise UnsupportedOperatorError(
+                f"shendu.onnx.export: pad_packed_sequence in {self.describe()} got a packed "
+                f"sequence that no recurrent layer produced from pack_padded_sequence")
+        self.suppressed += 1
+        try:
+            padded, lengths = fn(sequence, batch_first, padding_value, total_length)
+        finally:
+            self.suppressed -= 1
+        keys = [self.bind(padded), self.bind(lengths)]
+        self.entries.append(Entry("op", "PadPacked", None, None, [info[0], info[1]],
+                                  {"batch_first": batch_first, "padding_value": padding_value,
+                                   "total_length": total_length, "packed_batch_first": info[2]},
+                                  keys, [self.meta[k] for k in keys], self.describe()))
+        return padded, lengths
+
     # ------------------------------------------------------------------ modules
     def _pre(self, module, args, kwargs):
         name = self.paths.get(id(module), ("?", module))[0]
@@ -154,12 +239,26 @@ class Tracer:
         if flat is None:
             return
         self.suppressed -= 1
-        outs = [o for o in _flatten(out) if isinstance(o, Tensor)]
-        keys = [self.bind(o) for o in outs]
+        keys = []
+        for o in _flatten(out):
+            if isinstance(o, PackedSequence):     # its padded form, time-major, is the value
+                keys.append(self.bind(o.data))
+                self.packs[id(o)] = (keys[-1], flat_lengths(self, flat), False)
+                self.keep.append(o)
+            elif isinstance(o, Tensor):
+                keys.append(self.bind(o))
         self.entries.append(Entry("module", type(module).__name__, None, module,
                                   flat, {"args": args, "kwargs": kwargs, "out": out}, keys,
                                   [self.meta[k] for k in keys],
                                   f"module '{name or '<root>'}' ({type(module).__name__})"))
+
+
+def flat_lengths(tracer, flat):
+    """The lengths of the packed sequence among a recurrent module's inputs."""
+    for k in flat:
+        if isinstance(k, _Const) and isinstance(k.value, PackedSequence):
+            return tracer.packs[id(k.value)][1]
+    return _Const(None)
 
 
 class _Const:
