@@ -448,17 +448,18 @@ class _Unpickler:
 
     def _append(self):
         item = self.stack.pop()
-        if not isinstance(self.stack[-1], list):
-            raise SerializationError(f"{self.name}: malformed pickle (APPEND to a "
-                                     f"{type(self.stack[-1]).__name__})")
-        self.stack[-1].append(item)
+        self._container(list, "APPEND").append(item)
 
     def _appends(self):
         items = self.pop_mark()
-        if not isinstance(self.stack[-1], list):
-            raise SerializationError(f"{self.name}: malformed pickle (APPENDS to a "
+        self._container(list, "APPENDS").extend(items)
+
+    def _container(self, kind, opcode):
+        """The object under the items an opcode adds, which must be a ``kind``."""
+        if not isinstance(self.stack[-1], kind):
+            raise SerializationError(f"{self.name}: malformed pickle ({opcode} to a "
                                      f"{type(self.stack[-1]).__name__})")
-        self.stack[-1].extend(items)
+        return self.stack[-1]
 
     def _setitem(self):
         value, key = self.stack.pop(), self.stack.pop()
@@ -474,10 +475,7 @@ class _Unpickler:
 
     def _additems(self):
         items = self.pop_mark()
-        if not isinstance(self.stack[-1], set):
-            raise SerializationError(f"{self.name}: malformed pickle (ADDITEMS to a "
-                                     f"{type(self.stack[-1]).__name__})")
-        self.stack[-1].update(items)
+        self._container(set, "ADDITEMS").update(items)
 
     def _dict_target(self):
         if type(self.stack[-1]) not in (dict, OrderedDict, Counter):

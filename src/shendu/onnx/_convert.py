@@ -13,20 +13,17 @@ OPS = {}
 MODULES = {}
 
 
-def op(*names):
-    def register(fn):
-        for n in names:
-            OPS[n] = fn
-        return fn
-    return register
+def _registrar(table):
+    def decorator(*names):
+        def register(fn):
+            for n in names:
+                table[n] = fn
+            return fn
+        return register
+    return decorator
 
 
-def module(*names):
-    def register(fn):
-        for n in names:
-            MODULES[n] = fn
-        return fn
-    return register
+op, module = _registrar(OPS), _registrar(MODULES)     # @op("Add"), @module("Conv2d")
 
 
 def _fail(e, what):
