@@ -149,3 +149,41 @@ def test_random_bytes(raw):
     _load(raw)
     _load(struct.pack("<Q", len(raw)) + raw)
     _load(b"PK\x03\x04" + raw)
+
+
+def _torch_archive():
+    buf = io.BytesIO()
+    base = shendu.arange(6.0).reshape(2, 3)
+    shendu.save({"sd": {"w": base, "v": base[:, 1:], "n": shendu.tensor(3)}, "epoch": 2,
+                 "p": shendu.nn.Parameter(shendu.ones(2)), "tags": ("a", None, 1.5)}, buf,
+                format="torch")
+    return buf.getvalue()
+
+
+def _rezip(pkl):
+    import zipfile
+    src = zipfile.ZipFile(io.BytesIO(TORCH))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for info in src.infolist():
+            zf.writestr(info.filename, pkl if info.filename.endswith("data.pkl")
+                        else src.read(info))
+    return out.getvalue()
+
+
+TORCH = _torch_archive()
+TORCH_PKL = next(__import__("zipfile").ZipFile(io.BytesIO(TORCH)).read(n)
+                 for n in __import__("zipfile").ZipFile(io.BytesIO(TORCH)).namelist()
+                 if n.endswith("data.pkl"))
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(TORCH_PKL) - 1), st.integers(0, 255)), min_size=1,
+                max_size=3), st.integers(0, len(TORCH_PKL)), st.binary(max_size=3))
+def test_mutated_torch_pickles(edits, cut, insert):
+    """The weights-only pickle interpreter, fed damaged pickles of a real archive."""
+    pkl = bytearray(TORCH_PKL)
+    for pos, value in edits:
+        pkl[pos] = value
+    _load(_rezip(bytes(pkl)))
+    _load(_rezip(bytes(pkl[:cut]) + insert + bytes(pkl[cut:])))
