@@ -292,7 +292,7 @@ def _read_table(path, name):
     except st.SafetensorError as e:
         what = "is truncated or has trailing garbage (the header's byte ranges do not cover " \
             "the data exactly)" if "not fully covered" in str(e) else \
-            "is truncated, corrupted or not a safetensors/shendu file"
+            "has a corrupt header (not a valid safetensors/shendu file)"
         raise SerializationError(f"{name} {what}: {str(e)[:300]}") from None
     entries, pos = [], 0
     for k, dt, shape in specs:
