@@ -80,13 +80,25 @@ def test_truncated_and_corrupted_files_are_rejected(tmp_path):
         shendu.load(tmp_path / "flip")
 
 
-def test_torch_pickle_files_are_refused_and_importable(tmp_path):
+def test_torch_files_load_through_shendu_load_and_load_torch_file(tmp_path):
     p = tmp_path / "model.pt"
     torch.save({"w": torch.ones(2), "n": 3}, p)
-    with pytest.raises(SerializationError, match="load_torch_file"):
-        shendu.load(p)
-    back = shendu.load_torch_file(p)
-    assert back["w"].tolist() == [1.0, 1.0] and back["n"] == 3
+    for back in (shendu.load(p), shendu.load_torch_file(p)):
+        assert back["w"].tolist() == [1.0, 1.0] and back["n"] == 3
+
+
+def test_mmap_load_maps_the_file_and_keeps_header_checks(tmp_path):
+    p = tmp_path / "ck"
+    obj = {"w": shendu.randn(3, 4), "step": 7}
+    shendu.save(obj, p)
+    back = shendu.load(p, mmap=True)
+    assert isinstance(back["w"].numpy().base, np.memmap) or \
+        isinstance(getattr(back["w"].numpy().base, "base", None), np.memmap)
+    np.testing.assert_array_equal(back["w"].numpy(), obj["w"].numpy())
+    back["w"].add_(1.0)                       # copy-on-write: the file is not changed
+    np.testing.assert_array_equal(shendu.load(p)["w"].numpy(), obj["w"].numpy())
+    with pytest.raises(ValueError, match="path"):
+        shendu.load(io.BytesIO(p.read_bytes()), mmap=True)
 
 
 def test_unsupported_objects_name_the_path(tmp_path):

@@ -83,7 +83,7 @@ def _lazy(name):
 def __getattr__(name):
     # subpackages written later in the import order are loaded on first use
     if name in ("nn", "optim", "utils", "datasets", "transforms", "models", "train", "tune",
-                "diagnose", "experiments", "cli", "examples"):
+                "diagnose", "experiments", "cli", "examples", "onnx"):
         mod = _lazy(name)
         globals()[name] = mod
         return mod

@@ -1,25 +1,38 @@
 """``shendu.save`` / ``shendu.load`` without pickle.
 
-Files are in the safetensors format (8-byte little-endian header length, a JSON header
-naming each tensor's dtype, shape and byte range, then the raw bytes), written and read
-here with NumPy alone. A flat dict of tensors (a ``state_dict``) is stored under its own
-keys, so the file is an ordinary safetensors file that other tools read; and any
-safetensors file (e.g. one written by ``safetensors.torch.save_file``) loads as a dict.
-Nested objects (checkpoints: dicts, lists, tuples, numbers, strings, None and tensors)
-keep their structure in the header's ``__metadata__``. Loading never executes code.
+Files are safetensors files (8-byte little-endian header length, a JSON header naming each
+tensor's dtype, shape and byte range, then the raw bytes), written and parsed by the
+``safetensors`` library: its header parser is the strict one every other tool uses. A
+tensor keeps its name (a ``state_dict`` key, or a '/'-joined path inside a nested object),
+so any safetensors reader sees a model's weights; and any safetensors file (e.g. one written
+by ``safetensors.torch.save_file``) loads as an OrderedDict. Nested objects (checkpoints:
+dicts, lists, tuples, numbers, strings, None and tensors) keep their structure in the
+header's ``__metadata__``. Loading never executes code.
 
-The header also carries the SHA-256 of the data section and of its own description of the
-tensors (names, dtypes, shapes, offsets and the structure): a truncated or corrupted file
-is reported, never half-loaded. Saving to a path writes a temporary file in the same
-folder, flushes it to disk and renames it over the target, so an interrupted save
+The header also carries SHA-256 checksums of the tensor bytes and of the table (names,
+dtypes, shapes and the structure): a truncated or corrupted file is reported, never
+half-loaded. ``load(path, mmap=True)`` maps the file instead of reading it: the tensors
+are copy-on-write views of the mapping and pages are read when first touched, so the data
+checksum is not computed (the header's is). Saving to a path writes a temporary file in
+the same folder, flushes it to disk and renames it over the target, so an interrupted save
 leaves the previous file intact.
+
+Every malformed file raises :class:`SerializationError` (a ``RuntimeError``), whatever is
+wrong with it; the work done per header byte is bounded (header size, tensor count,
+dimensions and nesting depth are capped). ``.pt``/``.pth`` zip archives written by
+``torch.save`` are read by :mod:`shendu._torch_zip` without torch, and
+``save(obj, f, format="torch")`` writes one.
+
+File layout versions: 2 (this code) keeps the structure for every object and hashes each
+tensor's bytes in name order; 1 (shendu <= 0.1.0, hand-written) hashed the data section
+and the table with byte offsets. Both load.
 """
 import hashlib
-import io
 import json
 import math
 import os
 import struct
+import tempfile
 from collections import OrderedDict
 
 import numpy as np
@@ -28,6 +41,7 @@ from ._tensor import Tensor, _make
 
 __all__ = ["save", "load", "load_torch_file", "SerializationError"]
 
+_VERSION_KEY = "shendu.version"
 _MAGIC_KEY = "shendu.structure"
 _HASH_KEY = "shendu.sha256"
 _HEADER_HASH_KEY = "shendu.header_sha256"
@@ -37,64 +51,92 @@ _TO_ST = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.
           np.dtype(np.int64): "I64", np.dtype(np.int32): "I32", np.dtype(np.int16): "I16",
           np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8", np.dtype(np.bool_): "BOOL"}
 _FROM_ST = {v: k for k, v in _TO_ST.items()}
-_MAX_HEADER = 100 * 1024 * 1024
+_BF16_ITEMSIZE = 2
+
+# Bounds on what a header may ask for, so the work done per header byte is bounded.
+_MAX_HEADER = 16 * 1024 * 1024      # (the library allows 100 MiB; that parse costs ~0.8 GB)
+_MAX_ENTRIES = 1 << 16              # tensors per file (ResNet-50's checkpoint has ~1,100)
+_MAX_NDIM = 64                      # torch's limit
+_MAX_DEPTH = 100                    # nesting of saved structures
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 class SerializationError(RuntimeError):
-    """A file that is not a valid shendu/safetensors file, or is truncated or corrupted."""
+    """A file that is not a valid shendu/safetensors/PyTorch file, or is truncated,
+    corrupted or hostile; or an object that cannot be saved without pickle."""
+
+
+def _safetensors():
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError:
+        raise ImportError("shendu.save/shendu.load need the 'safetensors' package: "
+                          "pip install safetensors") from None
+    return safetensors
 
 
 # ------------------------------------------------------------------ saving
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True):
+def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
+         *, format="safetensors"):
     """Save ``obj`` (a tensor, a state_dict, or nested dicts/lists/tuples of tensors, numbers,
-    strings and None) to ``f`` (a path or a binary file object)."""
+    strings and None) to ``f`` (a path or a binary file object).
+
+    ``format="safetensors"`` (default) writes a safetensors file; ``format="torch"`` writes
+    the zip archive of ``torch.save``, which ``torch.load(f, weights_only=True)`` reads."""
+    if format == "torch":
+        from . import _torch_zip
+        return _torch_zip.save(obj, f)
+    if format != "safetensors":
+        raise ValueError(f"shendu.save: format must be 'safetensors' or 'torch', got {format!r}")
     tensors = OrderedDict()
-    flat = _is_flat_state_dict(obj)
-    structure = None if flat else _encode(obj, tensors, "")
-    if flat:
-        for k, v in obj.items():
-            tensors[k] = _array_of(v)
-    blob = _serialize(tensors, structure, flat_type=type(obj).__name__ if flat else None)
+    structure = json.dumps(_encode(obj, tensors, "", 0), separators=(",", ":"))
+    meta = {_FORMAT_KEY: "pt", _VERSION_KEY: "2", _MAGIC_KEY: structure,
+            _HASH_KEY: _data_hash(tensors, lambda name: _raw_bytes(tensors[name])),
+            _HEADER_HASH_KEY: _table_hash({k: (_TO_ST[a.dtype], a.shape)
+                                           for k, a in tensors.items()}, structure)}
+    st = _safetensors()
     if isinstance(f, (str, os.PathLike)):
-        _atomic_write(os.fspath(f), blob)
+        _atomic_write(os.fspath(f), lambda tmp: st.numpy.save_file(dict(tensors), tmp, meta))
     else:
-        f.write(blob)
-
-
-def _is_flat_state_dict(obj):
-    return isinstance(obj, dict) and len(obj) > 0 and all(
-        isinstance(k, str) and isinstance(v, Tensor) and not getattr(v, "_requires_grad", False)
-        for k, v in obj.items())
+        f.write(st.numpy.save(dict(tensors), meta))
 
 
 def _contiguous(a):
     return a if a.flags.c_contiguous else a.copy(order="C")     # keeps 0-d arrays 0-d
 
 
-def _array_of(t):
-    a = _contiguous(t._data)
+def _raw_bytes(a):
+    """The array's bytes as stored (C order, little-endian), without a copy where possible."""
+    a = _contiguous(a)
+    if a.dtype.byteorder == ">":
+        a = a.astype(a.dtype.newbyteorder("<"))
+    return a.reshape(-1).view(np.uint8)
+
+
+def _array_of(a, path):
+    a = _contiguous(a)
     if a.dtype not in _TO_ST:
-        raise SerializationError(f"cannot save dtype {a.dtype}")
+        raise SerializationError(f"shendu.save cannot store dtype {a.dtype} (at "
+                                 f"'{path or '<root>'}'); supported: "
+                                 f"{', '.join(str(d) for d in _TO_ST)}")
     return a
 
 
-def _encode(obj, tensors, path):
+def _encode(obj, tensors, path, depth):
     """A JSON-able description of ``obj``; tensors go into ``tensors`` under their path."""
+    if depth > _MAX_DEPTH:
+        raise SerializationError(f"shendu.save: the object is nested more than {_MAX_DEPTH} "
+                                 f"levels deep at '{path}' (a container that holds itself?)")
     if isinstance(obj, Tensor):
-        key = path or "tensor"
-        while key in tensors:
-            key += "_"
-        tensors[key] = _array_of(obj)
-        node = {"tensor": key}
+        node = {"tensor": _add_tensor(tensors, path or "tensor", _array_of(obj._data, path))}
         if obj._requires_grad:
             node["requires_grad"] = True
         if getattr(obj, "_is_param", False):
             node["parameter"] = True
         return node
     if isinstance(obj, np.ndarray):
-        key = path or "array"
-        tensors[key] = _contiguous(obj)
-        return {"ndarray": key}
+        return {"ndarray": _add_tensor(tensors, path or "array", _array_of(obj, path))}
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, (int, np.integer)):
@@ -106,15 +148,15 @@ def _encode(obj, tensors, path):
         keys, vals = [], []
         for k, v in obj.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise SerializationError(f"dict keys must be str or int, got {type(k).__name__}")
+                raise SerializationError(f"dict keys must be str or int, got {type(k).__name__}"
+                                         f" (at '{path or '<root>'}')")
             keys.append(k)
-            vals.append(_encode(v, tensors, f"{path}/{k}" if path else str(k)))
-        kind = "odict" if isinstance(obj, OrderedDict) else "dict"
-        return {kind: [keys, vals]}
+            vals.append(_encode(v, tensors, f"{path}/{k}" if path else str(k), depth + 1))
+        return {"odict" if isinstance(obj, OrderedDict) else "dict": [keys, vals]}
     if isinstance(obj, (list, tuple)):
-        kind = "tuple" if isinstance(obj, tuple) else "list"
-        return {kind: [_encode(v, tensors, f"{path}/{i}" if path else str(i))
-                       for i, v in enumerate(obj)]}
+        return {"tuple" if isinstance(obj, tuple) else "list":
+                [_encode(v, tensors, f"{path}/{i}" if path else str(i), depth + 1)
+                 for i, v in enumerate(obj)]}
     from . import _dtype
     if isinstance(obj, _dtype.dtype):
         return {"dtype": obj.name}
@@ -123,43 +165,36 @@ def _encode(obj, tensors, path):
                              f"None, and dicts/lists/tuples of them are saved without pickle")
 
 
-def _serialize(tensors, structure, flat_type=None):
-    header = {}
-    offset = 0
-    chunks = []
-    for name, a in tensors.items():
-        nbytes = a.nbytes
-        header[name] = {"dtype": _TO_ST[a.dtype], "shape": list(a.shape),
-                        "data_offsets": [offset, offset + nbytes]}
-        chunks.append(a.tobytes())
-        offset += nbytes
-    data = b"".join(chunks)
-    meta = {_FORMAT_KEY: "pt", _HASH_KEY: hashlib.sha256(data).hexdigest()}
-    if structure is not None:
-        meta[_MAGIC_KEY] = json.dumps(structure, separators=(",", ":"))
-    elif flat_type == "OrderedDict":
-        meta[_MAGIC_KEY] = json.dumps({"odict_flat": True})
-    meta[_HEADER_HASH_KEY] = _header_hash(header, meta.get(_MAGIC_KEY))
-    header["__metadata__"] = meta
-    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    h += b" " * (-len(h) % 8)              # align the data section to 8 bytes
-    return struct.pack("<Q", len(h)) + h + data
+def _add_tensor(tensors, key, a):
+    while key in tensors:
+        key += "_"
+    tensors[key] = a
+    return key
 
 
-def _header_hash(entries, structure):
-    """SHA-256 of the tensor table and the structure, in a canonical JSON form."""
-    text = json.dumps(entries, sort_keys=True, separators=(",", ":")) + (structure or "")
+def _data_hash(names, raw_of):
+    """SHA-256 of every tensor's bytes, in sorted name order (independent of the layout)."""
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(raw_of(name))
+    return h.hexdigest()
+
+
+def _table_hash(table, structure):
+    """SHA-256 of the names, dtypes and shapes and of the structure (layout version 2)."""
+    rows = [[k, table[k][0], list(table[k][1])] for k in sorted(table)]
+    text = json.dumps(rows, separators=(",", ":")) + "\n" + structure
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _atomic_write(path, blob):
+def _atomic_write(path, write):
+    """Run ``write(tmp_path)``, flush the result to disk and rename it over ``path``."""
     d = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(d, f".{os.path.basename(path)}.tmp-{os.getpid()}")
     _remove_stale_temporaries(d, os.path.basename(path))
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
+        write(tmp)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
@@ -194,146 +229,222 @@ def _remove_stale_temporaries(folder, name):
 
 # ------------------------------------------------------------------ loading
 def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=None, **kwargs):
-    """Load what ``save`` wrote, or any safetensors file (as an OrderedDict of tensors).
-    ``map_location`` is accepted for compatibility ('cpu' only)."""
+    """Load what ``save`` wrote, any safetensors file (as an OrderedDict of tensors), or a
+    ``torch.save`` zip archive (read without torch, through a restricted unpickler).
+
+    ``mmap=True`` (a path only) maps the file instead of reading it. ``map_location`` is
+    accepted for compatibility ('cpu' only); ``weights_only`` is always in force."""
     if isinstance(f, (str, os.PathLike)):
         path = os.fspath(f)
         if not os.path.exists(path):
             raise FileNotFoundError(f"No such file: '{path}'")
         with open(path, "rb") as fh:
-            raw = fh.read()
-        name = path
-    else:
-        raw = f.read()
-        name = getattr(f, "name", "<stream>")
-    return _deserialize(raw, name)
+            magic = fh.read(4)
+        if magic == _ZIP_MAGIC:
+            from . import _torch_zip
+            return _torch_zip.load(path, path, mmap=bool(mmap))
+        return _load_safetensors(path, path, mmap=bool(mmap))
+    if mmap:
+        raise ValueError("shendu.load(mmap=True) needs a file path, not a file object")
+    return _deserialize(f.read(), getattr(f, "name", "<stream>"))
 
 
 def _deserialize(raw, name):
-    if raw[:2] == b"PK":
-        raise SerializationError(f"{name} is a PyTorch pickle archive (torch.save): shendu never "
-                                 f"unpickles. Convert it with shendu.load_torch_file('{name}') "
-                                 f"(needs torch installed), or save it with safetensors.")
-    if len(raw) < 8:
-        raise SerializationError(f"{name} is truncated: {len(raw)} bytes, not even a header")
-    (hlen,) = struct.unpack("<Q", raw[:8])
-    if hlen > _MAX_HEADER or 8 + hlen > len(raw):
-        raise SerializationError(f"{name} is truncated or not a safetensors/shendu file (header "
-                                 f"of {hlen} bytes announced, file has {len(raw)} bytes)")
+    """Load from the bytes of a file."""
+    if raw[:4] == _ZIP_MAGIC:
+        import io
+        from . import _torch_zip
+        return _torch_zip.load(io.BytesIO(raw), name)
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as tmp:   # the parser reads files
+        tmp.write(raw)
+        tmp.flush()
+        return _load_safetensors(tmp.name, name, mmap=False)
+
+
+def _load_safetensors(path, name, mmap):
+    hstart, entries, meta = _read_table(path, name)
+    size = os.path.getsize(path) - hstart
+    if size == 0:
+        data = b""
+    elif mmap:
+        data = np.memmap(path, dtype=np.uint8, mode="c", offset=hstart, shape=(size,))
+    else:
+        data = bytearray(size)
+        with open(path, "rb") as fh:
+            fh.seek(hstart)
+            if fh.readinto(data) != size:
+                raise SerializationError(f"{name} changed while it was being read")
+    _verify(entries, meta, data, name, check_data=not mmap)
+    arrays = OrderedDict((e[0], _read_array(data, e, name)) for e in entries)
+    structure = meta.get(_MAGIC_KEY)
+    if structure is None:                       # a plain safetensors file
+        return OrderedDict((k, _make(a, None, 0)) for k, a in arrays.items())
     try:
-        header = json.loads(raw[8:8 + hlen].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise SerializationError(f"{name} has a corrupt header: {e}") from None
-    if not isinstance(header, dict):
-        raise SerializationError(f"{name} has a corrupt header: not a JSON object")
-    data = memoryview(raw)[8 + hlen:]
-    meta = header.pop("__metadata__", None) or {}
-    _check_table(header, name)
-    end = max((v["data_offsets"][1] for v in header.values()), default=0)
-    if end != len(data):
+        node = json.loads(structure)
+    except (ValueError, RecursionError) as e:
+        raise SerializationError(f"{name} has a corrupt structure in its header: "
+                                 f"{type(e).__name__}: {str(e)[:200]}") from None
+    if node == {"odict_flat": True} and _VERSION_KEY not in meta:     # layout 1's OrderedDict
+        return OrderedDict((k, _make(a, None, 0)) for k, a in arrays.items())
+    return _decode(node, arrays, name, 0)
+
+
+def _read_table(path, name):
+    """Validate the header with the safetensors library. Returns the data section's file
+    offset, the entries ``(name, dtype, shape, start, stop)`` in file order, and the
+    metadata."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    total = os.path.getsize(path)
+    if len(head) < 8:
+        raise SerializationError(f"{name} is truncated: {len(head)} bytes, not even a header")
+    (hlen,) = struct.unpack("<Q", head)
+    if hlen > _MAX_HEADER or 8 + hlen > total:
+        raise SerializationError(f"{name} is truncated or not a safetensors/shendu file (header "
+                                 f"of {hlen} bytes announced, file has {total} bytes; at most "
+                                 f"{_MAX_HEADER} allowed)")
+    st = _safetensors()
+    try:
+        with st.safe_open(path, framework="np") as sf:
+            meta = sf.metadata() or {}
+            keys = sf.offset_keys()
+            if len(keys) > _MAX_ENTRIES:
+                raise SerializationError(f"{name} lists {len(keys)} tensors; shendu reads at "
+                                         f"most {_MAX_ENTRIES} from one file")
+            specs = []
+            for k in keys:
+                sl = sf.get_slice(k)
+                specs.append((k, sl.get_dtype(), sl.get_shape()))
+    except st.SafetensorError as e:
+        what = "is truncated or has trailing garbage (the header's byte ranges do not cover " \
+            "the data exactly)" if "not fully covered" in str(e) else \
+            "has a corrupt header (not a valid safetensors/shendu file)"
+        raise SerializationError(f"{name} {what}: {str(e)[:300]}") from None
+    entries, pos = [], 0
+    for k, dt, shape in specs:
+        if dt != "BF16" and dt not in _FROM_ST:
+            raise SerializationError(f"{name}: tensor '{k}' has dtype {dt}, which shendu does "
+                                     f"not support (it reads {', '.join(_FROM_ST)} and BF16)")
+        if len(shape) > _MAX_NDIM:
+            raise SerializationError(f"{name}: tensor '{k}' has {len(shape)} dimensions; at "
+                                     f"most {_MAX_NDIM} are supported")
+        itemsize = _BF16_ITEMSIZE if dt == "BF16" else _FROM_ST[dt].itemsize
+        nbytes = math.prod(shape) * itemsize
+        entries.append((k, dt, tuple(shape), pos, pos + nbytes))
+        pos += nbytes
+    if pos != total - 8 - hlen:     # the library checks this; a second look costs nothing
         raise SerializationError(f"{name} is truncated or has trailing garbage: the header "
-                                 f"describes {end} data bytes, the file holds {len(data)}")
-    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-        raise SerializationError(f"{name} has a corrupt header: __metadata__ must map strings "
-                                 f"to strings")
+                                 f"describes {pos} data bytes, the file holds {total - 8 - hlen}")
+    return 8 + hlen, entries, meta
+
+
+def _verify(entries, meta, data, name, check_data):
+    """Check the checksums shendu wrote (files from other tools carry none)."""
     want, want_header = meta.get(_HASH_KEY), meta.get(_HEADER_HASH_KEY)
-    if (want is None) != (want_header is None):
+    if want is None and want_header is None:
+        return
+    if want is None or want_header is None:
         raise SerializationError(f"{name} is corrupted: its header lost one of its two "
                                  f"checksums ({_HASH_KEY}, {_HEADER_HASH_KEY})")
-    if want is not None:
-        got = hashlib.sha256(data).hexdigest()
-        if got != want:
-            raise SerializationError(f"{name} is corrupted: the data's SHA-256 is {got}, the "
-                                     f"header recorded {want}")
-        if _header_hash(header, meta.get(_MAGIC_KEY)) != want_header:
-            raise SerializationError(f"{name} is corrupted: its header (tensor names, dtypes, "
-                                     f"shapes, offsets or structure) does not match its "
-                                     f"recorded SHA-256")
-    arrays = OrderedDict()
-    for key, info in header.items():
-        arrays[key] = _read_array(data, key, info, name)
+    version = meta.get(_VERSION_KEY)
     structure = meta.get(_MAGIC_KEY)
-    if structure is None:
-        return OrderedDict((k, _make(a, None, 0)) for k, a in arrays.items())
-    structure = json.loads(structure)
-    if isinstance(structure, dict) and structure.get("odict_flat"):
-        return OrderedDict((k, _make(a, None, 0)) for k, a in arrays.items())
-    return _decode(structure, arrays)
+    view = memoryview(data) if len(data) else b""
+    if version == "2":
+        if structure is None:
+            raise SerializationError(f"{name} is corrupted: its header lost its structure")
+        got_header = _table_hash({e[0]: (e[1], e[2]) for e in entries}, structure)
+        spans = {e[0]: (e[3], e[4]) for e in entries}
+        got = _data_hash(spans, lambda k: view[spans[k][0]:spans[k][1]]) if check_data else want
+    elif version is None:                       # layout 1: shendu <= 0.1.0
+        table = {e[0]: {"dtype": e[1], "shape": list(e[2]), "data_offsets": [e[3], e[4]]}
+                 for e in entries}
+        text = json.dumps(table, sort_keys=True, separators=(",", ":")) + (structure or "")
+        got_header = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        got = hashlib.sha256(view).hexdigest() if check_data else want
+    else:
+        raise SerializationError(f"{name} was written by a newer shendu (layout version "
+                                 f"{str(version)[:20]!r}); this one reads versions 1 and 2")
+    if got_header != want_header:
+        raise SerializationError(f"{name} is corrupted: its header (tensor names, dtypes, "
+                                 f"shapes, offsets or structure) does not match its recorded "
+                                 f"SHA-256")
+    if got != want:
+        raise SerializationError(f"{name} is corrupted: the data's SHA-256 is {got}, the "
+                                 f"header recorded {str(want)[:64]}")
 
 
-def _check_table(header, name):
-    """Every entry names a dtype, a shape and a byte range; the ranges tile the data."""
-    spans = []
-    for key, info in header.items():
-        ok = isinstance(info, dict) and isinstance(info.get("dtype"), str) and \
-            isinstance(info.get("shape"), list) and isinstance(info.get("data_offsets"), list) \
-            and len(info["data_offsets"]) == 2 and \
-            all(isinstance(v, int) and v >= 0 for v in info["shape"] + info["data_offsets"])
-        if not ok:
-            raise SerializationError(f"{name} has a corrupt header: the entry for '{key}' "
-                                     f"is not {{dtype, shape, data_offsets}}")
-        spans.append(tuple(info["data_offsets"]))
-    pos = 0
-    for start, stop in sorted(spans):
-        if start != pos or stop < start:
-            raise SerializationError(f"{name} has a corrupt header: tensor byte ranges overlap "
-                                     f"or leave gaps (at byte {start}, expected {pos})")
-        pos = stop
-
-
-def _read_array(data, key, info, name):
-    st = info["dtype"]
+def _read_array(data, entry, name):
+    """The tensor ``entry`` as an array over ``data`` (a view where aligned and native)."""
+    key, st, shape, start, stop = entry
     if st == "BF16":
-        start, stop = info["data_offsets"]
-        u16 = np.frombuffer(data[start:stop], dtype="<u2")
-        return (u16.astype(np.uint32) << 16).view(np.float32).reshape(info["shape"])
-    if st not in _FROM_ST:
-        raise SerializationError(f"{name}: tensor '{key}' has dtype {st}, which shendu does not "
-                                 f"support")
+        u16 = np.frombuffer(data, dtype="<u2", count=(stop - start) // 2, offset=start)
+        return (u16.astype(np.uint32) << 16).view(np.float32).reshape(shape)
     dt = _FROM_ST[st].newbyteorder("<") if _FROM_ST[st].itemsize > 1 else _FROM_ST[st]
-    start, stop = info["data_offsets"]
-    shape = tuple(info["shape"])
-    n = int(np.prod(shape)) if shape else 1
-    if stop - start != n * dt.itemsize:
-        raise SerializationError(f"{name}: tensor '{key}' should hold {n * dt.itemsize} bytes, "
-                                 f"the header gives {stop - start}")
-    return np.frombuffer(data[start:stop], dtype=dt).astype(dt.newbyteorder("="), copy=True) \
-        .reshape(shape)
+    a = np.frombuffer(data, dtype=dt, count=(stop - start) // dt.itemsize, offset=start) \
+        if stop > start else np.empty(0, dt)
+    if not dt.isnative or not a.flags.aligned:
+        a = a.astype(dt.newbyteorder("="))
+    return a.reshape(shape)
 
 
-def _decode(node, arrays):
+def _decode(node, arrays, name, depth):
+    """Rebuild the saved object from its structure; any malformed node is reported."""
+    def bad(what):
+        return SerializationError(f"{name} has a corrupt structure in its header: {what}")
+    if depth > _MAX_DEPTH:
+        raise bad(f"nested more than {_MAX_DEPTH} levels deep")
     if node is None or isinstance(node, (bool, str)):
         return node
-    kind = next((k for k in _KINDS if k in node), None)
-    if kind is None:
-        raise SerializationError(f"unknown entry {sorted(node)} in the file's structure")
+    if not isinstance(node, dict):
+        raise bad(f"unexpected {type(node).__name__} node")
+    kinds = [k for k in _KINDS if k in node]
+    extra = set(node) - set(kinds) - ({"requires_grad", "parameter"} if "tensor" in kinds else set())
+    if len(kinds) != 1 or extra:
+        raise bad(f"unknown entry {sorted(node)[:5]}")
+    kind = kinds[0]
     val = node[kind]
-    if kind == "tensor":
+    if kind in ("tensor", "ndarray"):
+        if not isinstance(val, str) or val not in arrays:
+            raise bad(f"it refers to a tensor {str(val)[:80]!r} the file does not hold")
+        if kind == "ndarray":
+            return arrays[val]
+        rg, param = node.get("requires_grad", False), node.get("parameter", False)
+        if not isinstance(rg, bool) or not isinstance(param, bool):
+            raise bad(f"tensor '{val}' has non-boolean flags")
+        if rg and arrays[val].dtype.kind != "f":
+            raise bad(f"tensor '{val}' of dtype {arrays[val].dtype} cannot require grad")
         t = _make(arrays[val], None, 0)
-        if node.get("parameter"):
+        if param:
             from .nn.parameter import Parameter
-            return Parameter(t, requires_grad=node.get("requires_grad", False))
-        if node.get("requires_grad"):
-            t.requires_grad_(True)
-        return t
-    if kind == "ndarray":
-        return arrays[val]
+            return Parameter(t, requires_grad=rg)
+        return t.requires_grad_(True) if rg else t
     if kind == "int":
-        return int(val)
+        if type(val) is not int:
+            raise bad(f"int entry holds {type(val).__name__}")
+        return val
     if kind == "float":
-        return float(val)
+        if type(val) in (int, float):
+            return float(val)
+        if val in ("nan", "inf", "-inf"):
+            return float(val)
+        raise bad(f"float entry holds {str(val)[:40]!r}")
     if kind in ("dict", "odict"):
-        keys, vals = val
+        if not (isinstance(val, list) and len(val) == 2 and isinstance(val[0], list)
+                and isinstance(val[1], list) and len(val[0]) == len(val[1])):
+            raise bad(f"{kind} entry is not [keys, values] of equal lengths")
+        if not all(type(k) in (str, int) for k in val[0]):
+            raise bad(f"{kind} keys must be strings or ints")
         cls = OrderedDict if kind == "odict" else dict
-        return cls((k, _decode(v, arrays)) for k, v in zip(keys, vals))
-    if kind == "list":
-        return [_decode(v, arrays) for v in val]
-    if kind == "tuple":
-        return tuple(_decode(v, arrays) for v in val)
-    if kind == "dtype":
-        from . import _dtype
-        return _dtype._BY_NAME[val]
-    raise SerializationError(f"unknown entry {kind!r} in the file's structure")
+        return cls((k, _decode(v, arrays, name, depth + 1)) for k, v in zip(*val))
+    if kind in ("list", "tuple"):
+        if not isinstance(val, list):
+            raise bad(f"{kind} entry holds {type(val).__name__}")
+        items = [_decode(v, arrays, name, depth + 1) for v in val]
+        return tuple(items) if kind == "tuple" else items
+    from . import _dtype                                    # kind == "dtype"
+    if not isinstance(val, str) or val not in _dtype._BY_NAME:
+        raise bad(f"unknown dtype {str(val)[:40]!r}")
+    return _dtype._BY_NAME[val]
 
 
 _KINDS = ("tensor", "ndarray", "int", "float", "dict", "odict", "list", "tuple", "dtype")
@@ -341,26 +452,8 @@ _KINDS = ("tensor", "ndarray", "int", "float", "dict", "odict", "list", "tuple",
 
 # ------------------------------------------------------------------ PyTorch files
 def load_torch_file(path):
-    """Import a file written by ``torch.save`` (a state_dict or nested dict of tensors) into
-    shendu tensors. Uses torch (only if installed) with ``weights_only=True``, which refuses
-    to run arbitrary code."""
-    try:
-        import torch
-    except ImportError:
-        raise ImportError("load_torch_file needs PyTorch installed to read torch.save files; "
-                          "alternatively save the weights with safetensors, which shendu reads "
-                          "directly") from None
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    return _from_torch(obj)
-
-
-def _from_torch(obj):
-    import torch
-    if isinstance(obj, torch.Tensor):
-        return _make(obj.detach().cpu().numpy().copy(), None, 0)
-    if isinstance(obj, dict):
-        return type(obj)((k, _from_torch(v)) for k, v in obj.items()) \
-            if isinstance(obj, OrderedDict) else {k: _from_torch(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_from_torch(v) for v in obj)
-    return obj
+    """Import a file written by ``torch.save`` (a state_dict or nested containers of tensors,
+    numbers and strings) as shendu tensors, without torch: ``shendu.load`` reads the zip
+    archive through an unpickler that allows only what ``torch.load(weights_only=True)``
+    allows. Kept under this name for code written before ``shendu.load`` read these files."""
+    return load(path)

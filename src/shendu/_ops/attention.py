@@ -35,6 +35,11 @@ def _additive_mask(mask, dtype, true_means_keep):
         return None
     m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if m.dtype == np.bool_:
+        if isinstance(mask, Tensor):        # tensor ops, so that an export can trace them
+            from .elementwise import where
+            drop = ~mask if true_means_keep else mask
+            return where(drop, _make(np.array(-np.inf, dtype), None, 0),
+                         _make(np.array(0.0, dtype), None, 0))
         drop = ~m if true_means_keep else m
         return _make(np.where(drop, -np.inf, 0.0).astype(dtype), None, 0)
     if m.dtype.kind != "f":

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _dtype, _kernels
 from .._tensor import Tensor, _make
 from ..autograd import grad_mode
-from ..autograd.function import Node
+from ..autograd.function import Node, _trace
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
                     broadcast_shapes, ufunc)
 
@@ -941,6 +941,13 @@ def mask_grad_identity(x, value):
 
 
 # ------------------------------------------------------------------ comparisons and logic
+def _traced(name, inputs, result):
+    """Report a non-differentiable op to shendu.onnx's tracer (nothing when not exporting)."""
+    if _trace[0] is not None:
+        _trace[0].raw_op(name, inputs, result)
+    return result
+
+
 def _compare(np_fn, name):
     def fn(input, other, *, out=None):
         a, b = promote(input, other, name)
@@ -948,7 +955,7 @@ def _compare(np_fn, name):
             r = np_fn(_raw(a), _raw(b))
         except ValueError:
             raise _bcast_error(_raw(a), _raw(b), name) from None
-        return _out(_make(np.asarray(r), None, 0), out)
+        return _out(_traced(name, (a, b), _make(np.asarray(r), None, 0)), out)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise {name} (a bool tensor; no gradient)."
     return fn
@@ -965,7 +972,8 @@ greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
 
 def _logical(np_fn, name):
     def fn(input, other):
-        return _make(np.asarray(np_fn(_raw(as_tensor_arg(input)), _raw(as_tensor_arg(other)))), None, 0)
+        return _traced(name, (input, other), _make(np.asarray(np_fn(
+            _raw(as_tensor_arg(input)), _raw(as_tensor_arg(other)))), None, 0))
     fn.__name__ = fn.__qualname__ = name
     return fn
 
@@ -992,14 +1000,14 @@ bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 
 
 def logical_not(input):
-    return _make(np.logical_not(input._data), None, 0)
+    return _traced("logical_not", (input,), _make(np.logical_not(input._data), None, 0))
 
 
 def bitwise_not(input):
     d = input._data
     if d.dtype.kind == "f":
         raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
-    return _make(np.invert(d), None, 0)
+    return _traced("bitwise_not", (input,), _make(np.invert(d), None, 0))
 
 
 def isnan(input):

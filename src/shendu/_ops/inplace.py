@@ -17,7 +17,7 @@ import numpy as np
 
 from .._tensor import Tensor, _make
 from ..autograd import grad_mode
-from ..autograd.function import Node, edge_of as _edge
+from ..autograd.function import Node, edge_of as _edge, _trace
 from ._base import sum_to, cast
 
 _enabled = grad_mode._enabled
@@ -68,6 +68,8 @@ def write(self, arr):
                            "performing the operation.")
     np.copyto(dst, arr, casting="unsafe")
     self._bump_version()
+    if _trace[0] is not None:                   # shendu.onnx.export: self now holds arr
+        _trace[0].written(self, arr)
 
 
 def _bc(a, b):

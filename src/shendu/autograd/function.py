@@ -37,6 +37,7 @@ __all__ = ["Node", "AccumulateGrad", "Function", "FunctionCtx", "once_differenti
 
 _enabled = grad_mode._enabled
 _NO_EDGE = (None, 0)
+_trace = [None]     # shendu.onnx's tracer while it records ops (.op(...), .written(...))
 
 
 def edge_of(t):
@@ -77,10 +78,13 @@ class Node:
         requires = node._needs_grad = requires and _enabled[0]
         out = node.forward(*raw, **kwargs)
         if not requires:
-            if type(out) is tuple:
-                return tuple(_make(o, None, 0) for o in out)
-            return _make(out, None, 0)
-        return node._link(args, out)
+            result = tuple(_make(o, None, 0) for o in out) if type(out) is tuple else \
+                _make(out, None, 0)
+        else:
+            result = node._link(args, out)
+        if _trace[0] is not None:               # shendu.onnx.export is recording ops
+            _trace[0].op(node, args, kwargs, result)
+        return result
 
     def _link(self, args, out):
         self.next_functions = tuple([edge_of(a) for a in args])

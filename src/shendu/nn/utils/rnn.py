@@ -15,6 +15,7 @@ from ..._tensor import Tensor, _make
 from ..._dtype import float32, float64
 from ..._ops.rnn import GatherRows, ScatterRows
 from ..._ops.shape import cat
+from ...autograd.function import _trace
 
 __all__ = ["PackedSequence", "invert_permutation", "pack_padded_sequence", "pad_packed_sequence",
            "pad_sequence", "unpad_sequence", "pack_sequence", "unpack_sequence"]
@@ -92,6 +93,13 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     """Pack a padded batch ``(T, B, *)`` (``(B, T, *)`` if batch_first) whose sequence
     ``b`` has ``lengths[b]`` real steps. With ``enforce_sorted`` the lengths must already
     decrease; otherwise the batch is sorted here and the order kept in the result."""
+    if _trace[0] is not None:               # shendu.onnx.export: lengths become an input
+        return _trace[0].pack_padded(_pack_padded, input, lengths, batch_first,
+                                     enforce_sorted)
+    return _pack_padded(input, lengths, batch_first, enforce_sorted)
+
+
+def _pack_padded(input, lengths, batch_first, enforce_sorted):
     lens = _ints(lengths).reshape(-1)
     if enforce_sorted:
         if np.any(np.diff(lens) > 0):
@@ -122,6 +130,13 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
 def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
     """Undo packing: ``(padded (T, B, *) or (B, T, *), lengths)`` in the original batch
     order; ``total_length`` pads to that many steps."""
+    if _trace[0] is not None:
+        return _trace[0].pad_packed(_pad_packed, sequence, batch_first, padding_value,
+                                    total_length)
+    return _pad_packed(sequence, batch_first, padding_value, total_length)
+
+
+def _pad_packed(sequence, batch_first, padding_value, total_length):
     bs = _ints(sequence.batch_sizes)
     T = len(bs)
     if total_length is not None:
