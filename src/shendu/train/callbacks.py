@@ -160,7 +160,12 @@ class CSVLogger(Callback):
         cols = [history["epoch"]] + [history[k] for k in keys]
         for row in zip(*cols):
             lines.append(",".join("" if v is None else str(v) for v in row))
-        serialization._atomic_write(self.path, ("\n".join(lines) + "\n").encode())
+        text = "\n".join(lines) + "\n"
+
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                fh.write(text)
+        serialization._atomic_write(self.path, write)
 
 
 class LambdaCallback(Callback):
