@@ -13,7 +13,8 @@ differentiable ops. Two are Nodes, for stability:
 
 ``binary_cross_entropy_with_logits`` is (1 − t)·x + (1 + (pos_weight − 1)·t)·softplus(−x),
 stable for any x. Losses torch lacks (focal, center, AM-softmax, L-softmax / A-softmax,
-0-1, perceptron) follow their papers; each docstring gives the formula.
+0-1, perceptron, binary hinge, contrastive) follow their papers; each docstring gives the
+formula.
 
 Shapes: element-wise losses take input and target of the same shape (broadcast with a
 warning otherwise); classification losses take input (N, C) or (N, C, d1, ...) or (C,)
@@ -42,7 +43,8 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy
            "margin_ranking_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
            "poisson_nll_loss", "gaussian_nll_loss", "focal_loss", "sigmoid_focal_loss",
            "center_loss", "am_softmax_logits", "am_softmax_loss", "large_margin_logits",
-           "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss"]
+           "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss", "hinge_loss",
+           "contrastive_loss"]
 
 _enabled = grad_mode._enabled
 _REDUCTIONS = ("none", "mean", "sum")
@@ -777,23 +779,27 @@ def large_margin_softmax_loss(input, weight, target, margin=2, normalize_weight=
                                              beta), target, reduction=reduction)
 
 
-# ------------------------------------------------------------------ metrics (no gradient)
+# ------------------------------------------------------------------ margins: 0-1, perceptron, hinge
 def _margins(input, target):
-    """y·f for binary scores (labels ±1; 0/1 labels are read as −1/+1), or f_y − max_{j≠y} f_j
-    for multi-class scores (N, C) with class indices: positive exactly when correct."""
-    f = input._data
+    """The margin as a differentiable tensor: y·f for binary scores (labels ±1; 0/1 labels
+    are read as −1/+1), or f_y − max_{j≠y} f_j for multi-class scores (N, C) with class
+    indices: positive exactly when correct."""
     y = target._data
     if target.shape == input.shape:
-        return np.where(y > 0, 1.0, -1.0).astype(f.dtype) * f
+        return input * _c(np.where(y > 0, 1.0, -1.0).astype(input._data.dtype))
     if input.dim() != 2 or target.shape != (input.shape[0],):
         raise RuntimeError(f"expected binary scores with labels of the same shape, or scores "
                            f"(N, C) with class indices (N,); got {tuple(input.shape)} and "
                            f"{tuple(target.shape)}")
-    yi = y.astype(np.int64)[:, None]
-    fy = np.take_along_axis(f, yi, 1)[:, 0]
-    others = f.copy()
-    np.put_along_axis(others, yi, -np.inf, 1)
-    return fy - others.max(1) if f.shape[1] > 1 else np.full(fy.shape, np.inf, f.dtype)
+    yi = y.astype(np.int64)
+    if yi.size and (yi.min() < 0 or yi.max() >= input.shape[1]):
+        raise IndexError(f"Target {int(yi.max() if yi.max() >= input.shape[1] else yi.min())} "
+                         f"is out of bounds for {input.shape[1]} classes.")
+    fy = gather(input, 1, _c(yi[:, None])).squeeze(1)
+    if input.shape[1] == 1:
+        return fy * 0.0 + np.inf
+    others = where(_c(_onehot_like(input, yi, 1) > 0), -np.inf, input)
+    return fy - others.max(1)[0]
 
 
 def zero_one_loss(input, target, reduction="mean"):
@@ -803,13 +809,46 @@ def zero_one_loss(input, target, reduction="mean"):
     the result carries no gradient."""
     reduction = _check_reduction(reduction)
     with grad_mode.no_grad():
-        wrong = (_margins(input, target) <= 0).astype(input._data.dtype)
+        wrong = (_margins(input, target)._data <= 0).astype(input._data.dtype)
         return _reduce(_c(wrong), reduction)
 
 
 def perceptron_loss(input, target, reduction="mean"):
-    """Perceptron loss (seed 003): 0 for a correct sample, −y·f for a wrong one, i.e.
-    max(0, −y·f); multi-class: max(0, max_{j≠y} f_j − f_y). A metric: no gradient."""
+    """Perceptron loss (seed 003; the perceptron of seed 002 §3.1.1): max(0, −m) with the
+    margin m = y·f (binary, labels ±1 or 0/1) or m = f_y − max_{j≠y} f_j (multi-class).
+
+    Its subgradient is Rosenblatt's update: −∂m/∂f for every sample with m ≤ 0 (wrong *or on
+    the boundary*, so zero-initialised weights move), 0 for the others. Trainable by any
+    optimizer; binary (N,) → (N,) per sample under 'none'."""
     reduction = _check_reduction(reduction)
-    with grad_mode.no_grad():
-        return _reduce(_c(np.maximum(-_margins(input, target), 0)), reduction)
+    m = _margins(input, target)
+    return _reduce(where(_c(m._data <= 0), -m, 0.0), reduction)
+
+
+def hinge_loss(input, target, margin=1.0, reduction="mean"):
+    """Binary hinge loss (the SVM's, seed 003): max(0, margin − y·f) for scores f and labels
+    y = ±1 (0/1 labels read as −1/+1), input and target of the same shape. Multi-class scores
+    (N, C) with class indices use max(0, margin − (f_y − max_{j≠y} f_j)) (Crammer–Singer);
+    torch's ``multi_margin_loss`` is the summed (Weston–Watkins) form. Subgradient −y where
+    the hinge is active (as ``clamp``)."""
+    reduction = _check_reduction(reduction)
+    return _reduce(clamp(margin - _margins(input, target), min=0), reduction)
+
+
+def contrastive_loss(input1, input2, target, margin=1.0, p=2.0, eps=1e-6, reduction="mean"):
+    """Contrastive loss (Hadsell, Chopra & LeCun 2006; seed 004's Siamese networks):
+    ½·[y·d² + (1 − y)·max(0, margin − d)²] with d = ‖x1 − x2 + eps‖_p (``pairwise_distance``)
+    and y = 1 for a similar pair, 0 for a dissimilar one. input1/input2 (N, D) or (D,),
+    target (N,) / () of 0/1 (bool, int or float)."""
+    reduction = _check_reduction(reduction)
+    if input1.shape != input2.shape or input1.dim() not in (1, 2):
+        raise RuntimeError(f"contrastive_loss: expected two inputs of the same shape (N, D) or "
+                           f"(D,), got {tuple(input1.shape)} and {tuple(input2.shape)}")
+    if tuple(target.shape) != tuple(input1.shape[:-1]):
+        raise RuntimeError(f"contrastive_loss: expected target of shape "
+                           f"{tuple(input1.shape[:-1])} (one 0/1 label per pair), got "
+                           f"{tuple(target.shape)}")
+    d = pairwise_distance(input1, input2, p, eps)
+    y = _c(target._data.astype(d._data.dtype))
+    far = clamp(margin - d, min=0)
+    return _reduce((y * d * d + (1 - y) * far * far) * 0.5, reduction)
