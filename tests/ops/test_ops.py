@@ -1,8 +1,8 @@
 """shendu.ops against torchvision 0.28 (test extra), forward and backward in float64.
 
 The torchvision wheel on PyPI is linked against CUDA; with the CPU build of torch its compiled
-ops (nms, roi_pool, roi_align) do not load, and importing it raises. The helper below imports
-its pure-Python parts anyway (box_iou, box_area, box_convert, BoxCoder, the pure-Python
+ops (nms, roi_pool, roi_align) do not load (see tests/torchvision_loader.py), so the
+comparisons use its pure-Python parts (box_iou, box_area, box_convert, BoxCoder, the pure-Python
 ``_roi_align`` torchvision keeps as its reference); ``nms`` and ``roi_pool`` are compared with
 torchvision's compiled kernels when they load, and always with plain transcriptions of those
 kernels written in torch here."""
@@ -15,41 +15,14 @@ import torch
 import shendu
 from shendu import ops
 from torch_oracle import check, gradchecks, compare
+from torchvision_loader import torchvision, has_kernels
 
 
-def _torchvision():
-    import torch.library as tl
-    orig = tl.register_fake
-
-    def tolerant(op, *a, **k):                  # the CUDA wheel's meta kernels for missing ops
-        try:
-            dec = orig(op, *a, **k)
-        except RuntimeError:
-            return lambda f: f
-
-        def wrap(f):
-            try:
-                return dec(f)
-            except RuntimeError:
-                return f
-        return wrap
-    tl.register_fake = tolerant
-    try:
-        import torchvision
-    except ImportError:
-        pytest.skip("torchvision not installed (pip install 'shendu[test]')",
-                    allow_module_level=True)
-    finally:
-        tl.register_fake = orig
-    return torchvision
-
-
-tv = _torchvision()
-from torchvision.extension import _has_ops                       # noqa: E402
+tv = torchvision()
 from torchvision.ops.roi_align import _roi_align as _compiled     # noqa: E402
 from torchvision.models.detection._utils import BoxCoder as TVBoxCoder   # noqa: E402
 
-HAS_KERNELS = _has_ops()
+HAS_KERNELS = has_kernels()
 _roi_align = _compiled.__wrapped__          # eager: torch.compile would cost ~20 s here
 
 

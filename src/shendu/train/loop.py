@@ -92,7 +92,10 @@ class Trainer:
                 if self.grad_clip is not None:
                     from ..nn.utils import clip_grad_norm_
                     clip_grad_norm_(self.model.parameters(), self.grad_clip)
-                self.optimizer.step()
+                if getattr(self.optimizer, "_needs_closure", False):    # L-BFGS re-evaluates
+                    self.optimizer.step(lambda: self._closure(x, y))
+                else:
+                    self.optimizer.step()
                 self.step += 1
                 loss_m.update(loss.item(), n)
                 logs = {"loss": loss_m.value}
@@ -106,6 +109,13 @@ class Trainer:
         finally:
             bar.close()
         return {"loss": loss_m.value, **{k: v.value for k, v in ms.items()}}
+
+    def _closure(self, x, y):
+        self.optimizer.zero_grad()
+        out = _call(self.model, x)
+        loss = self.loss_fn(out, y) if y is not None else self.loss_fn(out)
+        loss.backward()
+        return loss
 
     def evaluate(self, loader):
         return evaluate(self.model, loader, self.loss_fn, self.metrics)
