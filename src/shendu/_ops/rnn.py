@@ -102,6 +102,24 @@ def lstm_cell(gi, gh, state, F, peephole=None):
     return (o * tc, c2), (i, f, g, o, tc)
 
 
+def lstm_coupled_cell(gi, gh, state, F):
+    """The LSTM with coupled input and forget gates (seed 004's variant 2; Greff et al.
+    2017's CIFG): one gate f decides both what to forget and what to write, i = 1 − f.
+    Three gate blocks f, g, o::
+
+        c' = f * c + (1 − f) * g        h' = o * tanh(c')
+    """
+    c = state[1]
+    H = c.shape[-1]
+    a = gi + gh
+    f = F.sigmoid(a[:, :H])
+    g = F.tanh(a[:, H:2 * H])
+    o = F.sigmoid(a[:, 2 * H:])
+    c2 = g + f * (c - g)
+    tc = F.tanh(c2)
+    return (o * tc, c2), (f, g, o, tc)
+
+
 def gru_cell(gi, gh, state, F):
     h = state[0]
     H = h.shape[-1]
@@ -152,11 +170,14 @@ def _gru_back(dh, dstate, saved, prev, dgi, dgh):
 
 
 class _Cell:
-    """A cell kind: its maths, its NumPy backward, gates per hidden unit, and whether the
-    gradients of gi and gh are the same array (they differ only in the GRU)."""
+    """A cell kind: its maths, its NumPy backward (None: the sequence runs as a graph of
+    differentiable ops, :func:`recurrence_graph`), gates per hidden unit, whether the
+    gradients of gi and gh are the same array (they differ only in the GRU), and the
+    keyword under which the cell takes a layer's extra weights (the peepholes)."""
 
-    def __init__(self, name, fn, back, gates, same_grad=True):
+    def __init__(self, name, fn, back, gates, same_grad=True, extra=None):
         self.name, self.fn, self.back, self.gates, self.same_grad = name, fn, back, gates, same_grad
+        self.extra = extra
 
     def __repr__(self):
         return self.name
@@ -165,7 +186,9 @@ class _Cell:
 CELLS = {"RNN_TANH": _Cell("RNN_TANH", rnn_tanh_cell, _rnn_tanh_back, 1),
          "RNN_RELU": _Cell("RNN_RELU", rnn_relu_cell, _rnn_relu_back, 1),
          "LSTM": _Cell("LSTM", lstm_cell, _lstm_back, 4),
-         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False)}
+         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False),
+         "LSTM_PEEPHOLE": _Cell("LSTM_PEEPHOLE", lstm_cell, None, 4, extra="peephole"),
+         "LSTM_COUPLED": _Cell("LSTM_COUPLED", lstm_coupled_cell, None, 3)}
 
 
 # ------------------------------------------------------------------ the recurrence
@@ -278,8 +301,10 @@ class Recurrence(Node):
         return tuple(res)
 
 
-def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
-    """What :class:`Recurrence` computes, built from differentiable ops step by step."""
+def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse, extra=None):
+    """What :class:`Recurrence` computes, built from differentiable ops step by step
+    (``extra``: the cell's extra weights, e.g. the peepholes)."""
+    kw = {cell.extra: extra} if cell.extra else {}
     off = _offsets(batch_sizes)
     state = [h0] if c0 is None else [h0, c0]
     B = h0.shape[0]
@@ -288,7 +313,7 @@ def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
         s, e = off[t], off[t + 1]
         b = e - s
         cur = [x if b == B else x[:b] for x in state]
-        new, _ = cell.fn(gi[s:e], linear(cur[0], w_hh, b_hh), cur, _TensorMath)
+        new, _ = cell.fn(gi[s:e], linear(cur[0], w_hh, b_hh), cur, _TensorMath, **kw)
         new = list(new)
         if w_hr is not None:
             new[0] = linear(new[0], w_hr)
@@ -310,9 +335,10 @@ def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirection
     """The stacked (and bidirectional) recurrence behind nn.RNN / LSTM / GRU.
 
     ``data`` (N, input_size) are packed time-major rows, ``h0``/``c0`` (layers·dirs, B, ·)
-    the initial states, ``weights[layer·dirs + d]`` = (w_ih, w_hh, b_ih, b_hh, w_hr).
-    Returns ``(output rows (N, dirs·P), h_n, c_n or None)``. Dropout (training only) is
-    applied to the input of every layer but the first."""
+    the initial states, ``weights[layer·dirs + d]`` = (w_ih, w_hh, b_ih, b_hh, w_hr[,
+    extra]) with ``extra`` the cell's own weights (the peepholes). Returns ``(output rows
+    (N, dirs·P), h_n, c_n or None)``. Dropout (training only) is applied to the input of
+    every layer but the first. Cells without a fused backward run as a graph."""
     cell = CELLS[mode]
     dirs = 2 if bidirectional else 1
     bs = tuple(int(b) for b in batch_sizes)
@@ -324,9 +350,14 @@ def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirection
         outs = []
         for d in range(dirs):
             k = layer * dirs + d
-            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k]
-            res = Recurrence.apply(linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
-                                   w_hh, b_hh, w_hr, cell=cell, batch_sizes=bs, reverse=d == 1)
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k][:5]
+            gi, c_k = linear(x, w_ih, b_ih), None if c0 is None else c0[k]
+            if cell.back is None:
+                res = recurrence_graph(cell, gi, h0[k], c_k, w_hh, b_hh, w_hr, bs, d == 1,
+                                       weights[k][5] if len(weights[k]) > 5 else None)
+            else:
+                res = Recurrence.apply(gi, h0[k], c_k, w_hh, b_hh, w_hr, cell=cell,
+                                       batch_sizes=bs, reverse=d == 1)
             outs.append(res[0])
             hs.append(res[1])
             if c0 is not None:
