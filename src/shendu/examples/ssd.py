@@ -16,7 +16,7 @@ positives' offsets, both divided by the number of positives. Inference: softmax,
 score threshold, per-class NMS (``ops.batched_nms``). mAP@0.5: VOC's all-point average
 precision per class, averaged.
 
-    python -m shendu.examples.ssd                 # about two minutes on 2 cores
+    python -m shendu.examples.ssd                 # a few minutes on 2 cores
     python -m shendu.examples.ssd --train-images 500 --epochs 3
 """
 import argparse
@@ -248,9 +248,9 @@ def mean_average_precision(detections, gt_boxes, gt_labels, iou_threshold=0.5):
 
 def main(argv=None, out=print):
     p = argparse.ArgumentParser(description="an SSD-style detector on generated shapes")
-    p.add_argument("--train-images", type=int, default=3000)
+    p.add_argument("--train-images", type=int, default=2000)
     p.add_argument("--test-images", type=int, default=500)
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--width", type=int, default=32)
