@@ -18,7 +18,7 @@ _METHODS = {
         logical_and logical_or logical_not logical_xor bitwise_and bitwise_or bitwise_xor
         bitwise_not nan_to_num signbit""",
     reduction: """sum mean nansum nanmean var std prod max min amax amin aminmax argmax argmin
-        logsumexp cumsum cummax cummin norm all any count_nonzero sort argsort msort topk
+        logsumexp cumsum cummax cummin all any count_nonzero sort argsort msort topk
         kthvalue median nanmedian mode unique bincount histc""",
     shape: """reshape view flatten unflatten squeeze unsqueeze transpose swapaxes swapdims permute
         t movedim moveaxis expand expand_as repeat tile split chunk unbind tensor_split flip
@@ -29,7 +29,7 @@ _METHODS = {
         scatter_reduce""",
     activation: "softmax log_softmax",
     linalg: """matmul mm bmm mv dot vdot inner outer ger addmm addmv baddbmm addbmm kron trace
-        cross""",
+        cross norm""",
     misc: """cumprod logcumsumexp diff logaddexp logaddexp2 logit deg2rad rad2deg float_power
         erfinv lgamma digamma dist sinc heaviside copysign hsplit vsplit dsplit sum_to_size""",
 }
