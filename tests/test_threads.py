@@ -1,10 +1,10 @@
-"""shendu's shared thread pool (``_threads.run_each``): every part once, nested calls run
+"""shendu's shared thread pool (``backend.threads.run_each``): every part once, nested calls run
 in turn on the calling thread, errors reach the caller."""
 import threading
 
 import pytest
 
-from shendu import _threads
+from shendu.backend import threads as _threads
 
 
 def test_each_part_runs_once_and_the_first_on_the_caller():
@@ -49,7 +49,7 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from shendu._ops import _base  # noqa: E402
+from shendu.backend import elementwise as _base  # noqa: E402
 
 N_SPLIT = _base.UFUNC_SPLIT_MIN + 37      # large enough to split, with an odd tail
 

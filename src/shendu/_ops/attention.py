@@ -19,7 +19,8 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor, _make
-from .elementwise import tanh, where
+from .elementwise import where
+from .activation import tanh
 from .linear import linear
 from .shape import cat, pad as _pad
 from .activation import softmax

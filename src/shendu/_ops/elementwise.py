@@ -7,18 +7,18 @@ import math
 
 import numpy as np
 
-from .. import _dtype, _kernels
+from .. import _dtype
 from .._tensor import Tensor, _make
-from ..autograd import grad_mode
 from ..autograd.function import Node
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
-                    broadcast_shapes, ufunc)
+                    broadcast_shapes)
+from ..backend.elementwise import ufunc, masked
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "neg", "negative", "abs", "absolute",
            "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
            "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
-           "tanh", "sigmoid", "relu", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
+           "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
            "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin",
            "where", "lerp", "addcmul", "addcdiv", "erf", "erfc", "xlogy", "hypot",
            "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
@@ -516,84 +516,13 @@ class Cosh(Node):
         return gy * sinh(x)
 
 
-class Tanh(Node):
-    save_output = True
-
-    def forward(self, x):
-        return ufunc(np.tanh, x)
-
-    def backward(self, gy):
-        y = self.saved_output
-        fused = _fused_output_grad(_kernels.tanh_grad, gy, y)
-        return fused if fused is not None else gy * (1.0 - y * y)
-
-
-class Sigmoid(Node):
-    save_output = True
-
-    def forward(self, x):
-        e = np.exp(-np.abs(x))            # never overflows
-        r = 1.0 / (1.0 + e)
-        return np.where(x >= 0, r, e * r)
-
-    def backward(self, gy):
-        y = self.saved_output
-        fused = _fused_output_grad(_kernels.sigmoid_grad, gy, y)
-        return fused if fused is not None else gy * (y * (1.0 - y))
-
-
-def _fused_output_grad(kernel, gy, y):
-    """A gradient computed from the output y in one compiled pass, or None: with
-    create_graph (the expression must stay differentiable) or where the kernels do not
-    apply."""
-    if grad_mode.is_grad_enabled():          # create_graph: keep the differentiable form
-        return None
-    g, ya = gy._data, y._data
-    if g.dtype != ya.dtype or not _flat_kernel_ok(g, ya):
-        return None
-    out = np.empty_like(g)
-    _kernels.run_split(kernel, g.reshape(-1), ya.reshape(-1), g.dtype.type(1), out.reshape(-1))
-    return _make(out, None, 0)
-
-
-def _flat_kernel_ok(*arrays):
-    """Whether the compiled elementwise kernels take these arrays: numba on, a float
-    dtype it compiles, C-contiguous (so each is one flat run) and of one shape."""
-    a = arrays[0]
-    return (a.dtype in _kernels.KERNEL_DTYPES and _kernels.enabled()
-            and all(b.flags.c_contiguous and b.shape == a.shape for b in arrays))
-
-
-class Relu(Node):
-    def forward(self, x):
-        if self._needs_grad and _flat_kernel_ok(x):
-            y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
-            _kernels.run_split(_kernels.relu_mask, x.reshape(-1), y.reshape(-1), m.reshape(-1))
-            self.mask = m
-            return y
-        y = np.maximum(x, 0)
-        if self._needs_grad:
-            self.mask = ~np.less_equal(y, 0)       # torch: a NaN passes its gradient
-        return y
-
-    def backward(self, gy):
-        return mask_grad(gy, self.mask)
-
-
 class MaskGrad(Node):
-    """gy * mask for a constant boolean mask (the backward of relu, clamp, ...).
-
-    In NumPy a multiplication (4-5x faster than np.where); it differs from torch only where
-    the incoming gradient is already inf/NaN at a masked-out position (NaN * 0 = NaN). The
-    compiled kernel selects, as torch does."""
+    """gy * mask for a constant boolean mask (the backward of relu, clamp, ...): g where
+    mask, else 0 (``backend.elementwise.masked``; its own backward is the same select)."""
 
     def forward(self, g, mask):
         self.mask = mask
-        if mask.dtype == np.bool_ and _flat_kernel_ok(g, mask):
-            out = np.empty_like(g)
-            _kernels.run_split(_kernels.select, g.reshape(-1), mask.reshape(-1), out.reshape(-1))
-            return out
-        return np.multiply(g, mask, dtype=g.dtype)
+        return masked(g, mask)
 
     def backward(self, gg):
         return mask_grad(gg, self.mask), None
@@ -636,44 +565,41 @@ class Erfc(Node):
         return gy * (exp(-(x * x)) * (-2.0 / math.sqrt(math.pi)))
 
 
-def _unary(node_cls, float_only=True):
+def unary_op(node_cls, name, float_only=True, doc=None):
+    """The public function of a one-input Node: ``name(input, *, out=None)``, integer inputs
+    promoted to the default float dtype (unless ``float_only=False``). The function is
+    also attached as the Tensor method ``name`` (``_ops.__init__`` attaches every function
+    marked ``tensor_method`` that a family exports in ``__all__``)."""
     def fn(input, *, out=None):
         x = _float_input(input) if float_only else input
         return _out(node_cls.apply(x), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise {name} (integer inputs give the default float dtype)."
+    fn.tensor_method = True
     return fn
 
 
-exp = _unary(Exp)
-exp2 = _unary(Exp2)
-log = _unary(Log)
-log2 = _unary(Log2)
-log10 = _unary(Log10)
-log1p = _unary(Log1p)
-expm1 = _unary(Expm1)
-sqrt = _unary(Sqrt)
-rsqrt = _unary(Rsqrt)
-reciprocal = _unary(Reciprocal)
-sin = _unary(Sin)
-cos = _unary(Cos)
-tan = _unary(Tan)
-asin = _unary(Asin)
-acos = _unary(Acos)
-atan = _unary(Atan)
-sinh = _unary(Sinh)
-cosh = _unary(Cosh)
-tanh = _unary(Tanh)
-sigmoid = _unary(Sigmoid)
-erf = _unary(Erf)
-erfc = _unary(Erfc)
+exp = unary_op(Exp, "exp")
+exp2 = unary_op(Exp2, "exp2")
+log = unary_op(Log, "log")
+log2 = unary_op(Log2, "log2")
+log10 = unary_op(Log10, "log10")
+log1p = unary_op(Log1p, "log1p")
+expm1 = unary_op(Expm1, "expm1")
+sqrt = unary_op(Sqrt, "sqrt")
+rsqrt = unary_op(Rsqrt, "rsqrt")
+reciprocal = unary_op(Reciprocal, "reciprocal")
+sin = unary_op(Sin, "sin")
+cos = unary_op(Cos, "cos")
+tan = unary_op(Tan, "tan")
+asin = unary_op(Asin, "asin")
+acos = unary_op(Acos, "acos")
+atan = unary_op(Atan, "atan")
+sinh = unary_op(Sinh, "sinh")
+cosh = unary_op(Cosh, "cosh")
+erf = unary_op(Erf, "erf")
+erfc = unary_op(Erfc, "erfc")
 arcsin, arccos, arctan = asin, acos, atan
-
-for _f, _n in ((exp, "exp"), (exp2, "exp2"), (log, "log"), (log2, "log2"), (log10, "log10"),
-               (log1p, "log1p"), (expm1, "expm1"), (sqrt, "sqrt"), (rsqrt, "rsqrt"),
-               (reciprocal, "reciprocal"), (sin, "sin"), (cos, "cos"), (tan, "tan"),
-               (asin, "asin"), (acos, "acos"), (atan, "atan"), (sinh, "sinh"), (cosh, "cosh"),
-               (tanh, "tanh"), (sigmoid, "sigmoid"), (erf, "erf"), (erfc, "erfc")):
-    _f.__name__ = _f.__qualname__ = _n
-    _f.__doc__ = f"Elementwise {_n} (integer inputs give the default float dtype)."
 
 
 def atan2(input, other, *, out=None):
@@ -682,10 +608,6 @@ def atan2(input, other, *, out=None):
 
 
 arctan2 = atan2
-
-
-def relu(input):
-    return Relu.apply(input)
 
 
 def abs(input, *, out=None):

@@ -28,10 +28,10 @@ import numpy as np
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ..autograd import grad_mode
-from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, relu, sqrt,
+from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, sqrt,
                           _float_input, minimum)
 from .indexing import gather
-from .activation import Softplus, log_softmax, logsigmoid, sigmoid
+from .activation import Softplus, log_softmax, logsigmoid, sigmoid, relu
 from .distance import pairwise_distance, normalize
 from .inplace import _tname
 

@@ -38,7 +38,8 @@ import numpy as np
 from .._tensor import Tensor, _make
 from ..autograd import grad_mode
 from ..autograd.function import Node
-from . import elementwise as _E
+from . import activation as _A
+from ..backend import elementwise as _be
 from .dropout import dropout as _dropout
 from .linear import linear
 from .shape import cat, stack, _alias
@@ -52,21 +53,15 @@ _enabled = grad_mode._enabled
 class _NumPyMath:
     """The ``F`` of the cell functions on raw arrays."""
     tanh = staticmethod(np.tanh)
-
-    @staticmethod
-    def sigmoid(x):
-        return 0.5 * np.tanh(0.5 * x) + 0.5       # = 1 / (1 + e^-x), never overflows
-
-    @staticmethod
-    def relu(x):
-        return np.maximum(x, 0)
+    sigmoid = staticmethod(_be.sigmoid)
+    relu = staticmethod(_be.relu)
 
 
 class _TensorMath:
     """The ``F`` of the cell functions on Tensors (differentiable)."""
-    tanh = staticmethod(_E.tanh)
-    sigmoid = staticmethod(_E.sigmoid)
-    relu = staticmethod(_E.relu)
+    tanh = staticmethod(_A.tanh)
+    sigmoid = staticmethod(_A.sigmoid)
+    relu = staticmethod(_A.relu)
 
 
 def rnn_tanh_cell(gi, gh, state, F):
