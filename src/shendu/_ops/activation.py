@@ -1,4 +1,10 @@
-"""Activation functions (seed 002 §3.4.3) and their derivatives, as torch.nn.functional.
+"""Activation functions and their derivatives, as torch.nn.functional (seed 002 §3.4.3
+tabulates the derivatives: σ' = σ(1 − σ), tanh' = 1 − tanh², ReLU' = 0 or 1, the first
+two ≈ 0 once |x| ≈ 10, which is why saturating units learn slowly).
+
+tanh, sigmoid and relu are the hot ones: their backward is a node of its own (TanhGrad,
+SigmoidGrad, MaskGrad) whose forward runs the backend's one-pass routine and whose own
+backward is written with shendu's ops, so create_graph takes the same fast path.
 
 Each one is a Node whose forward is NumPy and whose backward is written with shendu's
 differentiable ops, so second derivatives (gradgradcheck, Hessians) work. Piecewise-linear

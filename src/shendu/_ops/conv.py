@@ -65,18 +65,18 @@ class Convolution(Node):
 
     def backward(self, g):
         a, b = self.saved_tensors
-        face, nf = self.face, self.next_functions
+        face, need = self.face, self.needs_input_grad
         known = dict(zip(_FACES[face], (a, b)))
         known[face] = g
         wshape = self.wshape if face == "w" else tuple(known["w"].shape)
         grads = [None, None, None]
         for i, role in enumerate(_FACES[face]):
-            if nf[i][0] is not None:
+            if need[i]:
                 u, v = (known[r] for r in _FACES[role])
                 grads[i] = Convolution.apply(u, v, None, face=role, geom=self.geom,
                                              wshape=wshape,
                                              cols=self.cols if role == "w" else None)
-        if nf[2][0] is not None:
+        if need[2]:
             grads[2] = ChannelSum.apply(g)
         return tuple(grads)
 

@@ -18,6 +18,7 @@ __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_d
            "floor_divide", "remainder", "fmod", "pow", "neg", "negative", "abs", "absolute",
            "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
            "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
+           "asinh", "acosh", "atanh",
            "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
            "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin",
            "where", "lerp", "addcmul", "addcdiv", "erf", "erfc", "xlogy", "hypot",
@@ -41,11 +42,6 @@ def _mismatch(sa, sb):
     return "incompatible shapes"
 
 
-def _grad(g, node, i):
-    """Whether input ``i`` of ``node`` needs a gradient."""
-    return node.next_functions[i][0] is not None
-
-
 # ------------------------------------------------------------------ binary arithmetic
 class Add(Node):
     def forward(self, a, b):
@@ -56,9 +52,9 @@ class Add(Node):
             raise _bcast_error(a, b, "add") from None
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None,
-                sum_to(gy, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy, self.sa) if need[0] else None,
+                sum_to(gy, self.sb) if need[1] else None)
 
 
 class Sub(Node):
@@ -70,9 +66,9 @@ class Sub(Node):
             raise _bcast_error(a, b, "sub") from None
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None,
-                -sum_to(gy, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy, self.sa) if need[0] else None,
+                -sum_to(gy, self.sb) if need[1] else None)
 
 
 class Mul(Node):
@@ -87,9 +83,9 @@ class Mul(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
-        return (sum_to(gy * b, self.sa) if nf[0][0] is not None else None,
-                sum_to(gy * a, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy * b, self.sa) if need[0] else None,
+                sum_to(gy * a, self.sb) if need[1] else None)
 
 
 class Div(Node):
@@ -104,10 +100,10 @@ class Div(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         ga = gy / b
-        return (sum_to(ga, self.sa) if nf[0][0] is not None else None,
-                sum_to(-ga * a / b, self.sb) if nf[1][0] is not None else None)
+        return (sum_to(ga, self.sa) if need[0] else None,
+                sum_to(-ga * a / b, self.sb) if need[1] else None)
 
 
 class PowScalar(Node):
@@ -144,12 +140,12 @@ class Pow(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         ad, bd = np.asarray(_raw(a)), np.asarray(_raw(b))
         ga = gb = None
-        if nf[0][0] is not None:            # d/da a**b = b a**(b-1), and 0 where b == 0
+        if need[0]:            # d/da a**b = b a**(b-1), and 0 where b == 0
             ga = sum_to(where(_const(bd == 0), 0.0, gy * b * pow(a, b - 1.0)), self.sa)
-        if nf[1][0] is not None:            # d/db a**b = a**b log a, and 0 where a == 0, b >= 0
+        if need[1]:            # d/db a**b = a**b log a, and 0 where a == 0, b >= 0
             if isinstance(a, Tensor):
                 la = log(a)
             else:
@@ -232,12 +228,12 @@ class Remainder(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         gb = None
-        if nf[1][0] is not None:
+        if need[1]:
             q = np.floor(a._data / b._data) if self.fn is np.mod else np.trunc(_raw(a) / b._data)
             gb = sum_to(-gy * _const(q), self.sb)
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None), gb, None
+        return (sum_to(gy, self.sa) if need[0] else None), gb, None
 
 
 def remainder(input, other, *, out=None):
@@ -286,6 +282,20 @@ def _float_input(x):
     if x._data.dtype.kind != "f":
         x = cast(x, _dtype.default_float())
     return x
+
+
+def unary_op(node_cls, name, float_only=True, doc=None):
+    """The public function of a one-input Node: ``name(input, *, out=None)``, integer inputs
+    promoted to the default float dtype (unless ``float_only=False``). The function is
+    also attached as the Tensor method ``name`` (``_ops.__init__`` attaches every function
+    marked ``tensor_method`` that a family exports in ``__all__``)."""
+    def fn(input, *, out=None):
+        x = _float_input(input) if float_only else input
+        return _out(node_cls.apply(x), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise {name} (integer inputs give the default float dtype)."
+    fn.tensor_method = True
+    return fn
 
 
 class Neg(Node):
@@ -489,9 +499,9 @@ class Atan2(Node):
     def backward(self, gy):
         a, b = self.saved_tensors
         r = gy / (a * a + b * b)
-        nf = self.next_functions
-        return (sum_to(r * b, self.sa) if nf[0][0] is not None else None,
-                sum_to(-r * a, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(r * b, self.sa) if need[0] else None,
+                sum_to(-r * a, self.sb) if need[1] else None)
 
 
 class Sinh(Node):
@@ -543,6 +553,51 @@ class Abs(Node):
         return gy * _const(np.sign(x._data))
 
 
+class Asinh(Node):
+    """asinh x = log(x + sqrt(x² + 1)); d/dx = 1 / sqrt(x² + 1)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arcsinh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy * rsqrt(x * x + 1.0)
+
+
+asinh = unary_op(Asinh, "asinh")
+
+
+class Acosh(Node):
+    """acosh x for x >= 1 (NaN below, as torch); d/dx = 1 / sqrt(x² − 1)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arccosh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy * rsqrt(x * x - 1.0)
+
+
+acosh = unary_op(Acosh, "acosh")
+
+
+class Atanh(Node):
+    """atanh x for |x| < 1; d/dx = 1 / (1 − x²)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arctanh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy / (1.0 - x * x)
+
+
+atanh = unary_op(Atanh, "atanh")
+
+
 class Erf(Node):
     save_inputs = (0,)
 
@@ -563,20 +618,6 @@ class Erfc(Node):
     def backward(self, gy):
         x, = self.saved_tensors
         return gy * (exp(-(x * x)) * (-2.0 / math.sqrt(math.pi)))
-
-
-def unary_op(node_cls, name, float_only=True, doc=None):
-    """The public function of a one-input Node: ``name(input, *, out=None)``, integer inputs
-    promoted to the default float dtype (unless ``float_only=False``). The function is
-    also attached as the Tensor method ``name`` (``_ops.__init__`` attaches every function
-    marked ``tensor_method`` that a family exports in ``__all__``)."""
-    def fn(input, *, out=None):
-        x = _float_input(input) if float_only else input
-        return _out(node_cls.apply(x), out)
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc or f"Elementwise {name} (integer inputs give the default float dtype)."
-    fn.tensor_method = True
-    return fn
 
 
 exp = unary_op(Exp, "exp")
@@ -693,11 +734,11 @@ class Clamp(Node):
         return y.astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        nf = self.next_functions
-        gx = mask_grad(gy, self.mask) if nf[0][0] is not None else None
-        glo = sum_to(mask_grad(gy, self.lo_mask), self.shapes[0]) if nf[1][0] is not None else None
+        need = self.needs_input_grad
+        gx = mask_grad(gy, self.mask) if need[0] else None
+        glo = sum_to(mask_grad(gy, self.lo_mask), self.shapes[0]) if need[1] else None
         ghi = sum_to(mask_grad(gy, self.hi_mask & ~self.lo_mask if self.lo_mask is not None
-                               else self.hi_mask), self.shapes[1]) if nf[2][0] is not None else None
+                               else self.hi_mask), self.shapes[1]) if need[2] else None
         return gx, glo, ghi
 
 
@@ -742,9 +783,9 @@ class Maximum(Node):
         return y
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy * _const(self.wa), self.sa) if nf[0][0] is not None else None,
-                sum_to(gy * _const(self.wb), self.sb) if nf[1][0] is not None else None, None)
+        need = self.needs_input_grad
+        return (sum_to(gy * _const(self.wa), self.sa) if need[0] else None,
+                sum_to(gy * _const(self.wb), self.sb) if need[1] else None, None)
 
 
 def maximum(input, other, *, out=None):
@@ -788,11 +829,11 @@ class Where(Node):
         return np.where(cond, a, b)
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         c = self.cond
         return (None,
-                sum_to(mask_grad(gy, np.broadcast_to(c, gy.shape)), self.sa) if nf[1][0] is not None else None,
-                sum_to(mask_grad(gy, np.broadcast_to(~c, gy.shape)), self.sb) if nf[2][0] is not None else None)
+                sum_to(mask_grad(gy, np.broadcast_to(c, gy.shape)), self.sa) if need[1] else None,
+                sum_to(mask_grad(gy, np.broadcast_to(~c, gy.shape)), self.sb) if need[2] else None)
 
 
 def where(condition, input=None, other=None):

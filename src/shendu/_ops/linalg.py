@@ -32,11 +32,11 @@ class Matmul(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         ga = gb = None
         if a.ndim == 1 and b.ndim == 1:
-            return (gy * b if nf[0][0] is not None else None,
-                    gy * a if nf[1][0] is not None else None)
+            return (gy * b if need[0] else None,
+                    gy * a if need[1] else None)
         A = a.unsqueeze(0) if a.ndim == 1 else a
         B = b.unsqueeze(-1) if b.ndim == 1 else b
         G = gy
@@ -44,11 +44,11 @@ class Matmul(Node):
             G = G.unsqueeze(-2)
         if b.ndim == 1:
             G = G.unsqueeze(-1)
-        if nf[0][0] is not None:
+        if need[0]:
             ga = sum_to(matmul(G, B.mT), A.shape)
             if a.ndim == 1:
                 ga = ga.squeeze(0)
-        if nf[1][0] is not None:
+        if need[1]:
             gb = sum_to(matmul(A.mT, G), B.shape)
             if b.ndim == 1:
                 gb = gb.squeeze(-1)
@@ -258,7 +258,7 @@ class Einsum(Node):
         ins, out = _parse_einsum(self.equation, len(ops))
         grads = []
         for i, s in enumerate(ins):
-            if self.next_functions[i][0] is None:
+            if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
             grads.append(_einsum_grad(gy, ops, ins, out, i))
@@ -481,9 +481,9 @@ class Solve(Node):
         a, = self.saved_tensors
         x = self.saved_output
         gb = solve(a.mT, gy)
-        nf = self.next_functions
+        need = self.needs_input_grad
         ga = None
-        if nf[0][0] is not None:
+        if need[0]:
             ga = -(gb.unsqueeze(-1) @ x.unsqueeze(-2)) if self.vec else -(gb @ x.mT)
         return ga, gb, None
 

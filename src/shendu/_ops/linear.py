@@ -3,7 +3,7 @@ import numpy as np
 
 from ..autograd.function import Node
 from .._tensor import _make
-from ..autograd.grad_mode import _enabled
+from ..autograd.grad_mode import _mode
 from .inplace import _tname
 from ._base import sum_to
 
@@ -22,32 +22,32 @@ class Linear(Node):
 
     def backward(self, gy):
         x, w = self.saved_tensors
-        nf = self.next_functions
-        if not _enabled[0]:
-            return self._backward_arrays(gy._data, x._data, w._data, nf)
+        need = self.needs_input_grad
+        if not _mode.enabled:
+            return self._backward_arrays(gy._data, x._data, w._data, need)
         gx = gw = gb = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy @ w
-        if nf[1][0] is not None or nf[2][0] is not None:
+        if need[1] or need[2]:
             g2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
-            if nf[1][0] is not None:
+            if need[1]:
                 x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
                 gw = g2.mT @ x2
-            if nf[2][0] is not None:
+            if need[2]:
                 gb = sum_to(g2.sum(0), self.b_shape)
         return gx, gw, gb
 
-    def _backward_arrays(self, g, x, w, nf):
+    def _backward_arrays(self, g, x, w, need):
         """The same gradients on the arrays, building no nodes (backward without
         create_graph: the training hot path)."""
         gx = gw = gb = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = _make(g @ w, None, 0)
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        if nf[1][0] is not None:
+        if need[1]:
             x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
             gw = _make(g2.T @ x2, None, 0)
-        if nf[2][0] is not None:
+        if need[2]:
             b = g2.sum(0)
             gb = _make(b if b.shape == self.b_shape else b.sum().reshape(self.b_shape), None, 0)
         return gx, gw, gb

@@ -1,4 +1,8 @@
-"""Loss functions (seed 002 §3.4.10, seed 003, seed 004), as torch.nn.functional.
+"""Loss functions, as torch.nn.functional. Seed 002 §3.4.10 defines the cross-entropy cost
+C = −(1/n) Σ [y ln a + (1 − y) ln(1 − a)] and argues it is a cost (non-negative, near 0
+when every output is near its target) that does not learn slowly when a sigmoid output
+saturates; seeds 003 and 004 list the common losses (0-1, cross-entropy, focal, hinge,
+softmax cross-entropy for classification, ...).
 
 Every loss takes torch's ``reduction`` ('none' | 'mean' | 'sum'; legacy ``size_average`` /
 ``reduce`` are accepted and mapped as torch maps them). Most are compositions of
@@ -44,7 +48,7 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy
            "center_loss", "am_softmax_logits", "am_softmax_loss", "large_margin_logits",
            "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss"]
 
-_enabled = grad_mode._enabled
+_mode = grad_mode._mode
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -250,24 +254,24 @@ class SoftmaxCrossEntropy(Node):
         return np.asarray(-np.vdot(t, logp) * logp.dtype.type(scale))
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         dim = self.dim
-        if _enabled[0]:                     # create_graph: the differentiable path
+        if _mode.enabled:                     # create_graph: the differentiable path
             x, t = self.saved_tensors
             logp = log_softmax(x, dim)
             g = gy * self.scale if self.scale is not None else gy.unsqueeze(dim)
-            gx = g * (exp(logp) * t.sum(dim, keepdim=True) - t) if nf[0][0] is not None else None
-            gt = -g * logp if nf[1][0] is not None else None
+            gx = g * (exp(logp) * t.sum(dim, keepdim=True) - t) if need[0] else None
+            gt = -g * logp if need[1] else None
             return gx, gt
         _, t = self.saved_tensors
         t, logp = t._data, self.logp
         g = gy._data
         g = g * g.dtype.type(self.scale) if self.scale is not None else np.expand_dims(g, dim)
         gx = gt = None
-        if nf[0][0] is not None:
+        if need[0]:
             p = np.exp(logp)
             gx = _make(g * (p * t.sum(axis=dim, keepdims=True) - t), None, 0)
-        if nf[1][0] is not None:
+        if need[1]:
             gt = _make(-g * logp, None, 0)
         return gx, gt
 
@@ -294,7 +298,7 @@ class SoftmaxCrossEntropyIndex(Node):
 
     def backward(self, gy):
         y, w, scale = self.y, self.w, self.scale
-        if _enabled[0]:                              # create_graph: the dense form
+        if _mode.enabled:                              # create_graph: the dense form
             x, = self.saved_tensors
             t = np.zeros(x._data.shape, x._data.dtype)
             t[np.arange(t.shape[0]), y] = w
@@ -381,11 +385,11 @@ class BinaryCrossEntropy(Node):
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         gx = gt = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy * (x - t) / clamp(x * (1.0 - x), min=1e-12)
-        if nf[1][0] is not None:
+        if need[1]:
             gt = gy * (log1p(-x) - log(x))
         return gx, gt
 

@@ -105,7 +105,7 @@ class Normalize(Node):
         return y
 
     def backward(self, gy):
-        if _grad_mode._enabled[0]:
+        if _grad_mode._mode.enabled:
             return self._backward_graph(gy)
         x = self.saved_tensors[0]._data
         g, axes, mu, inv, w = gy._data, self.axes, self.mu, self.inv, self.w
@@ -196,7 +196,7 @@ def affine_with(x, mean, var, weight, bias, eps, wshape):
     """y = (x − mean) / √(var + eps) · weight + bias for given statistics (running estimates
     in eval mode), as x · a + c with per-channel a, c: differentiable in x, γ, β."""
     params = [t for t in (mean, var, weight, bias) if t is not None]
-    if not (_grad_mode._enabled[0] and any(t._requires_grad for t in params)):
+    if not (_grad_mode._mode.enabled and any(t._requires_grad for t in params)):
         a = 1.0 / np.sqrt(var._data + eps)          # constants: skip the small-tensor graph
         if weight is not None:
             a = a * weight._data

@@ -1,5 +1,7 @@
-"""Recurrent ops (seed 004): the RNN, LSTM and GRU cells and the recurrence that runs
-a cell over a sequence, trained by backpropagation through time (BPTT).
+"""Recurrent ops: the RNN, LSTM and GRU cells and the recurrence that runs a cell over a
+sequence, trained by backpropagation through time (BPTT). Seed 004 gives the forward
+equations of the three cells and derives BPTT: the recurrent weights are updated along
+two paths, back through time (W) and back to the inputs (U), like plain backprop.
 
 The cell equations, written once each (``rnn_tanh_cell``, ``rnn_relu_cell``,
 ``lstm_cell``, ``gru_cell``), as torch defines them::
@@ -46,7 +48,7 @@ from .shape import cat, stack, _alias
 
 __all__ = []
 
-_enabled = grad_mode._enabled
+_mode = grad_mode._mode
 
 
 # ------------------------------------------------------------------ the cells
@@ -220,7 +222,7 @@ class Recurrence(Node):
         return (out, *state)
 
     def backward(self, gout, *gstate):
-        if _enabled[0]:
+        if _mode.enabled:
             return self._differentiable_backward(gout, *gstate)
         gi, h0, c0, w_hh, b_hh, w_hr = (x._data if isinstance(x, Tensor) else x
                                         for x in self.saved_tensors)

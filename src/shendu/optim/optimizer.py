@@ -28,7 +28,7 @@ import numpy as np
 from ..backend import threads as _threads
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..nn.modules.module import _HookHandle, _hook_ids
+from ..utils.hooks import add_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -47,22 +47,14 @@ _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
 
 
-def _register(table, hook, prepend=False):
-    hid = next(_hook_ids)
-    table[hid] = hook
-    if prepend:
-        table.move_to_end(hid, last=False)
-    return _HookHandle(table, hid)
-
-
 def register_optimizer_step_pre_hook(hook):
     """``hook(optimizer, args, kwargs)`` runs before the step of every optimizer."""
-    return _register(_global_pre_hooks, hook)
+    return add_hook(_global_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook):
     """``hook(optimizer, args, kwargs)`` runs after the step of every optimizer."""
-    return _register(_global_post_hooks, hook)
+    return add_hook(_global_post_hooks, hook)
 
 
 def _with_hooks(step):
@@ -392,28 +384,28 @@ class Optimizer:
     def register_step_pre_hook(self, hook):
         """``hook(optimizer, args, kwargs) -> None | (new_args, new_kwargs)`` runs before
         each ``step``."""
-        return _register(self._optimizer_step_pre_hooks, hook)
+        return add_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook):
         """``hook(optimizer, args, kwargs)`` runs after each ``step`` (e.g. a max-norm
         constraint: :func:`shendu.optim.max_norm_hook`)."""
-        return _register(self._optimizer_step_post_hooks, hook)
+        return add_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook, prepend=False):
         """``hook(optimizer)`` runs before ``state_dict()``."""
-        return _register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+        return add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook, prepend=False):
         """``hook(optimizer, state_dict) -> None | new state_dict`` runs after ``state_dict()``."""
-        return _register(self._optimizer_state_dict_post_hooks, hook, prepend)
+        return add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook, prepend=False):
         """``hook(optimizer, state_dict) -> None | new state_dict`` runs before loading."""
-        return _register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+        return add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook, prepend=False):
         """``hook(optimizer)`` runs after ``load_state_dict``."""
-        return _register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+        return add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------ state dict
     def state_dict(self):

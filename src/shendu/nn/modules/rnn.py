@@ -1,4 +1,5 @@
-"""Recurrent layers (seed 004), with torch's interface and parameter names:
+"""Recurrent layers (seed 004's RNN, LSTM and GRU forward equations), with torch's
+interface and parameter names:
 ``RNN`` (tanh / relu), ``LSTM`` (optional projection), ``GRU``; the cells ``RNNCell``,
 ``LSTMCell``, ``GRUCell``; and ``PeepholeLSTMCell`` (seed 004's variant 1, not in torch).
 
