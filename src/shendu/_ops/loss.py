@@ -24,6 +24,7 @@ warning otherwise); classification losses take input (N, C) or (N, C, d1, ...) o
 and class-index targets (N,) / (N, d1, ...) / () or, for cross_entropy, probabilities of
 the input's shape.
 """
+import functools
 import math
 import warnings
 
@@ -38,6 +39,7 @@ from .indexing import gather
 from .activation import Softplus, log_softmax, logsigmoid, sigmoid, relu
 from .distance import pairwise_distance, normalize
 from .inplace import _tname
+from .fused import fused_grads
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -48,7 +50,6 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy
            "center_loss", "am_softmax_logits", "am_softmax_loss", "large_margin_logits",
            "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss"]
 
-_mode = grad_mode._mode
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -254,26 +255,23 @@ class SoftmaxCrossEntropy(Node):
         return np.asarray(-np.vdot(t, logp) * logp.dtype.type(scale))
 
     def backward(self, gy):
-        need = self.needs_input_grad
-        dim = self.dim
-        if _mode.enabled:                     # create_graph: the differentiable path
-            x, t = self.saved_tensors
-            logp = log_softmax(x, dim)
-            g = gy * self.scale if self.scale is not None else gy.unsqueeze(dim)
-            gx = g * (exp(logp) * t.sum(dim, keepdim=True) - t) if need[0] else None
-            gt = -g * logp if need[1] else None
-            return gx, gt
-        _, t = self.saved_tensors
-        t, logp = t._data, self.logp
-        g = gy._data
+        x, t = self.saved_tensors
+        graph = functools.partial(_cross_entropy_grads_graph, dim=self.dim, scale=self.scale)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gy, x, t)
+
+    def _grads_arrays(self, g, x, t):
+        """(gx, gt) from the log-probabilities kept by forward."""
+        need, dim, logp = self.needs_input_grad, self.dim, self.logp
         g = g * g.dtype.type(self.scale) if self.scale is not None else np.expand_dims(g, dim)
-        gx = gt = None
-        if need[0]:
-            p = np.exp(logp)
-            gx = _make(g * (p * t.sum(axis=dim, keepdims=True) - t), None, 0)
-        if need[1]:
-            gt = _make(-g * logp, None, 0)
-        return gx, gt
+        gx = g * (np.exp(logp) * t.sum(axis=dim, keepdims=True) - t) if need[0] else None
+        return gx, (-g * logp if need[1] else None)
+
+
+def _cross_entropy_grads_graph(gy, x, t, dim, scale):
+    """SoftmaxCrossEntropy's gradients with shendu ops (differentiable again)."""
+    logp = log_softmax(x, dim)
+    g = gy * scale if scale is not None else gy.unsqueeze(dim)
+    return g * (exp(logp) * t.sum(dim, keepdim=True) - t), -g * logp
 
 
 class SoftmaxCrossEntropyIndex(Node):
@@ -297,19 +295,27 @@ class SoftmaxCrossEntropyIndex(Node):
         return np.asarray(loss.sum() * loss.dtype.type(scale))
 
     def backward(self, gy):
+        x, = self.saved_tensors
+        graph = functools.partial(_cross_entropy_index_grad_graph, y=self.y, w=self.w,
+                                  scale=self.scale)
+        return fused_grads(self.needs_input_grad[:1], self._grads_arrays, graph, gy, x) + (None,) * 2
+
+    def _grads_arrays(self, g, x):
+        """(gx,) = w_n (softmax(x) − onehot(y_n)) · g, from the softmax kept by forward."""
         y, w, scale = self.y, self.w, self.scale
-        if _mode.enabled:                              # create_graph: the dense form
-            x, = self.saved_tensors
-            t = np.zeros(x._data.shape, x._data.dtype)
-            t[np.arange(t.shape[0]), y] = w
-            logp = log_softmax(x, 1)
-            g = gy * scale if scale is not None else gy.unsqueeze(1)
-            return g * (exp(logp) * _c(w[:, None]) - _c(t)), None, None
-        g = gy._data
         f = (w * g.dtype.type(scale)) * g if scale is not None else w * g
         gx = self.p * f[:, None]                     # (p is kept intact for retain_graph)
         gx[np.arange(gx.shape[0]), y] -= f
-        return _make(gx, None, 0), None, None
+        return (gx,)
+
+
+def _cross_entropy_index_grad_graph(gy, x, y, w, scale):
+    """SoftmaxCrossEntropyIndex's gradient in the dense form, with shendu ops."""
+    t = np.zeros(x._data.shape, x._data.dtype)
+    t[np.arange(t.shape[0]), y] = w
+    logp = log_softmax(x, 1)
+    g = gy * scale if scale is not None else gy.unsqueeze(1)
+    return (g * (exp(logp) * _c(w[:, None]) - _c(t)),)
 
 
 def _scale_for(reduction, denom):

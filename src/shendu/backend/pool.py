@@ -11,6 +11,8 @@ import numpy as np
 
 from .kernels import KERNEL_DTYPES, enabled, kernel, run_split
 
+UINT8_VALUES = 256      # argmax offsets fit a uint8 up to this many (smaller arg arrays)
+
 
 def argmax_views(views, need_arg):
     """The running maximum of ``views`` and (if asked) the index of the first view that
@@ -20,7 +22,7 @@ def argmax_views(views, need_arg):
         for v in views[2:]:
             np.maximum(out, v, out=out)
         return out, None
-    dt = np.uint8 if len(views) <= 256 else np.int32
+    dt = np.uint8 if len(views) <= UINT8_VALUES else np.int32
     arg = (views[1] > views[0]).astype(dt) if len(views) > 1 else np.zeros(out.shape, dt)
     for k in range(2, len(views)):
         later = np.greater(views[k], out).astype(dt)     # a later offset replaces: k is larger
