@@ -1,4 +1,8 @@
-"""Loss functions (seed 002 §3.4.10, seed 003, seed 004), as torch.nn.functional.
+"""Loss functions, as torch.nn.functional. Seed 002 §3.4.10 defines the cross-entropy cost
+C = −(1/n) Σ [y ln a + (1 − y) ln(1 − a)] and argues it is a cost (non-negative, near 0
+when every output is near its target) that does not learn slowly when a sigmoid output
+saturates; seeds 003 and 004 list the common losses (0-1, cross-entropy, focal, hinge,
+softmax cross-entropy for classification, ...).
 
 Every loss takes torch's ``reduction`` ('none' | 'mean' | 'sum'; legacy ``size_average`` /
 ``reduce`` are accepted and mapped as torch maps them). Most are compositions of
@@ -21,6 +25,7 @@ warning otherwise); classification losses take input (N, C) or (N, C, d1, ...) o
 and class-index targets (N,) / (N, d1, ...) / () or, for cross_entropy, probabilities of
 the input's shape.
 """
+import functools
 import math
 import warnings
 
@@ -29,12 +34,13 @@ import numpy as np
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ..autograd import grad_mode
-from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, relu, sqrt,
+from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, sqrt,
                           _float_input, minimum)
 from .indexing import gather
-from .activation import Softplus, log_softmax, logsigmoid, sigmoid
+from .activation import Softplus, log_softmax, logsigmoid, sigmoid, relu
 from .distance import pairwise_distance, normalize
 from .inplace import _tname
+from .fused import fused_grads
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -46,7 +52,6 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy
            "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss", "hinge_loss",
            "contrastive_loss"]
 
-_enabled = grad_mode._enabled
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -252,26 +257,23 @@ class SoftmaxCrossEntropy(Node):
         return np.asarray(-np.vdot(t, logp) * logp.dtype.type(scale))
 
     def backward(self, gy):
-        nf = self.next_functions
-        dim = self.dim
-        if _enabled[0]:                     # create_graph: the differentiable path
-            x, t = self.saved_tensors
-            logp = log_softmax(x, dim)
-            g = gy * self.scale if self.scale is not None else gy.unsqueeze(dim)
-            gx = g * (exp(logp) * t.sum(dim, keepdim=True) - t) if nf[0][0] is not None else None
-            gt = -g * logp if nf[1][0] is not None else None
-            return gx, gt
-        _, t = self.saved_tensors
-        t, logp = t._data, self.logp
-        g = gy._data
+        x, t = self.saved_tensors
+        graph = functools.partial(_cross_entropy_grads_graph, dim=self.dim, scale=self.scale)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gy, x, t)
+
+    def _grads_arrays(self, g, x, t):
+        """(gx, gt) from the log-probabilities kept by forward."""
+        need, dim, logp = self.needs_input_grad, self.dim, self.logp
         g = g * g.dtype.type(self.scale) if self.scale is not None else np.expand_dims(g, dim)
-        gx = gt = None
-        if nf[0][0] is not None:
-            p = np.exp(logp)
-            gx = _make(g * (p * t.sum(axis=dim, keepdims=True) - t), None, 0)
-        if nf[1][0] is not None:
-            gt = _make(-g * logp, None, 0)
-        return gx, gt
+        gx = g * (np.exp(logp) * t.sum(axis=dim, keepdims=True) - t) if need[0] else None
+        return gx, (-g * logp if need[1] else None)
+
+
+def _cross_entropy_grads_graph(gy, x, t, dim, scale):
+    """SoftmaxCrossEntropy's gradients with shendu ops (differentiable again)."""
+    logp = log_softmax(x, dim)
+    g = gy * scale if scale is not None else gy.unsqueeze(dim)
+    return g * (exp(logp) * t.sum(dim, keepdim=True) - t), -g * logp
 
 
 class SoftmaxCrossEntropyIndex(Node):
@@ -295,19 +297,27 @@ class SoftmaxCrossEntropyIndex(Node):
         return np.asarray(loss.sum() * loss.dtype.type(scale))
 
     def backward(self, gy):
+        x, = self.saved_tensors
+        graph = functools.partial(_cross_entropy_index_grad_graph, y=self.y, w=self.w,
+                                  scale=self.scale)
+        return fused_grads(self.needs_input_grad[:1], self._grads_arrays, graph, gy, x) + (None,) * 2
+
+    def _grads_arrays(self, g, x):
+        """(gx,) = w_n (softmax(x) − onehot(y_n)) · g, from the softmax kept by forward."""
         y, w, scale = self.y, self.w, self.scale
-        if _enabled[0]:                              # create_graph: the dense form
-            x, = self.saved_tensors
-            t = np.zeros(x._data.shape, x._data.dtype)
-            t[np.arange(t.shape[0]), y] = w
-            logp = log_softmax(x, 1)
-            g = gy * scale if scale is not None else gy.unsqueeze(1)
-            return g * (exp(logp) * _c(w[:, None]) - _c(t)), None, None
-        g = gy._data
         f = (w * g.dtype.type(scale)) * g if scale is not None else w * g
         gx = self.p * f[:, None]                     # (p is kept intact for retain_graph)
         gx[np.arange(gx.shape[0]), y] -= f
-        return _make(gx, None, 0), None, None
+        return (gx,)
+
+
+def _cross_entropy_index_grad_graph(gy, x, y, w, scale):
+    """SoftmaxCrossEntropyIndex's gradient in the dense form, with shendu ops."""
+    t = np.zeros(x._data.shape, x._data.dtype)
+    t[np.arange(t.shape[0]), y] = w
+    logp = log_softmax(x, 1)
+    g = gy * scale if scale is not None else gy.unsqueeze(1)
+    return (g * (exp(logp) * _c(w[:, None]) - _c(t)),)
 
 
 def _scale_for(reduction, denom):
@@ -383,11 +393,11 @@ class BinaryCrossEntropy(Node):
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         gx = gt = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy * (x - t) / clamp(x * (1.0 - x), min=1e-12)
-        if nf[1][0] is not None:
+        if need[1]:
             gt = gy * (log1p(-x) - log(x))
         return gx, gt
 

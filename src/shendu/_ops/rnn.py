@@ -1,5 +1,7 @@
-"""Recurrent ops (seed 004): the RNN, LSTM and GRU cells and the recurrence that runs
-a cell over a sequence, trained by backpropagation through time (BPTT).
+"""Recurrent ops: the RNN, LSTM and GRU cells and the recurrence that runs a cell over a
+sequence, trained by backpropagation through time (BPTT). Seed 004 gives the forward
+equations of the three cells and derives BPTT: the recurrent weights are updated along
+two paths, back through time (W) and back to the inputs (U), like plain backprop.
 
 The cell equations, written once each (``rnn_tanh_cell``, ``rnn_relu_cell``,
 ``lstm_cell``, ``gru_cell``), as torch defines them::
@@ -33,40 +35,34 @@ padded batch of T steps is the packed layout with ``batch_sizes = (B,) * T``, so
 and variable lengths run through the same loop; a sequence that has ended keeps its
 state, so the final state of each sequence is the one after its last real step.
 """
+import functools
+
 import numpy as np
 
-from .._tensor import Tensor, _make
-from ..autograd import grad_mode
 from ..autograd.function import Node
-from . import elementwise as _E
+from . import activation as _A
+from ..backend import elementwise as _be
 from .dropout import dropout as _dropout
 from .linear import linear
 from .shape import cat, stack, _alias
+from .fused import fused_grads
 
 __all__ = []
-
-_enabled = grad_mode._enabled
 
 
 # ------------------------------------------------------------------ the cells
 class _NumPyMath:
     """The ``F`` of the cell functions on raw arrays."""
     tanh = staticmethod(np.tanh)
-
-    @staticmethod
-    def sigmoid(x):
-        return 0.5 * np.tanh(0.5 * x) + 0.5       # = 1 / (1 + e^-x), never overflows
-
-    @staticmethod
-    def relu(x):
-        return np.maximum(x, 0)
+    sigmoid = staticmethod(_be.sigmoid)
+    relu = staticmethod(_be.relu)
 
 
 class _TensorMath:
     """The ``F`` of the cell functions on Tensors (differentiable)."""
-    tanh = staticmethod(_E.tanh)
-    sigmoid = staticmethod(_E.sigmoid)
-    relu = staticmethod(_E.relu)
+    tanh = staticmethod(_A.tanh)
+    sigmoid = staticmethod(_A.sigmoid)
+    relu = staticmethod(_A.relu)
 
 
 def rnn_tanh_cell(gi, gh, state, F):
@@ -248,14 +244,19 @@ class Recurrence(Node):
         return (out, *state)
 
     def backward(self, gout, *gstate):
-        if _enabled[0]:
-            return self._differentiable_backward(gout, *gstate)
-        gi, h0, c0, w_hh, b_hh, w_hr = (x._data if isinstance(x, Tensor) else x
-                                        for x in self.saved_tensors)
+        graph = functools.partial(_recurrence_grads_graph, cell=self.cell,
+                                  batch_sizes=self.batch_sizes, reverse=self.reverse,
+                                  need=self.needs_input_grad)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gout, *gstate,
+                           *self.saved_tensors)
+
+    def _grads_arrays(self, dout, *rest):
+        """BPTT on the arrays kept by forward: the six input gradients."""
+        n = len(rest) - 6
+        dstate = [g.copy() for g in rest[:n]]
+        gi, h0, c0, w_hh, b_hh, w_hr = rest[n:]
         cell, bs = self.cell, self.batch_sizes
         off = _offsets(bs)
-        dout = gout._data
-        dstate = [g._data.copy() for g in gstate]
         dgi = np.empty_like(gi)
         dgh = dgi if cell.same_grad else np.empty_like(gi)
         if w_hr is not None:
@@ -282,23 +283,26 @@ class Recurrence(Node):
                  dgh.T @ prev[0] if need[3] else None,
                  np.ones(dgh.shape[0], dtype=dgh.dtype) @ dgh if need[4] else None,
                  dproj.T @ self.hraw if w_hr is not None and need[5] else None]
-        return tuple(None if g is None else _make(g, None, 0) for g in grads)
+        return tuple(grads)
 
-    def _differentiable_backward(self, *gouts):
-        """create_graph: differentiate the forward rebuilt from differentiable ops."""
-        from ..autograd import grad
-        ins = list(self.saved_tensors)
-        need = self.needs_input_grad
-        for k, x in enumerate(ins):
-            if need[k]:
-                ins[k] = _alias(x)             # a distinct tensor per input position
-        outs = recurrence_graph(self.cell, *ins, self.batch_sizes, self.reverse)
-        wanted = [k for k in range(6) if need[k]]
-        gs = grad(outs, [ins[k] for k in wanted], gouts, create_graph=True, allow_unused=True)
-        res = [None] * 6
-        for k, g in zip(wanted, gs):
-            res[k] = g
-        return tuple(res)
+
+def _recurrence_grads_graph(gout, *rest, cell, batch_sizes, reverse, need):
+    """Recurrence's six input gradients with shendu ops: the forward rebuilt from
+    differentiable ops, differentiated (so differentiable again)."""
+    from ..autograd import grad
+    n = len(rest) - 6
+    ins = list(rest[n:])
+    for k, x in enumerate(ins):
+        if need[k]:
+            ins[k] = _alias(x)                 # a distinct tensor per input position
+    outs = recurrence_graph(cell, *ins, batch_sizes, reverse)
+    wanted = [k for k in range(6) if need[k]]
+    gs = grad(outs, [ins[k] for k in wanted], (gout,) + tuple(rest[:n]), create_graph=True,
+              allow_unused=True)
+    res = [None] * 6
+    for k, g in zip(wanted, gs):
+        res[k] = g
+    return tuple(res)
 
 
 def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse, extra=None):

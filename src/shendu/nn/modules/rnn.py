@@ -1,4 +1,5 @@
-"""Recurrent layers (seed 004), with torch's interface and parameter names:
+"""Recurrent layers (seed 004's RNN, LSTM and GRU forward equations), with torch's
+interface and parameter names:
 ``RNN`` (tanh / relu), ``LSTM`` (optional projection), ``GRU``; the cells ``RNNCell``,
 ``LSTMCell``, ``GRUCell``; and seed 004's two LSTM variants, not in torch: the peephole
 LSTM (``PeepholeLSTMCell``, ``PeepholeLSTM``) and the coupled input-forget gate
