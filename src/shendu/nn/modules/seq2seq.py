@@ -22,7 +22,8 @@ from .sparse import Embedding
 from .rnn import GRU, LSTM
 from .attention import LuongAttention, BahdanauAttention
 from ..utils.rnn import pack_padded_sequence, pad_packed_sequence
-from ..._ops.elementwise import tanh, where
+from ..._ops.elementwise import where
+from ..._ops.activation import tanh
 from ..._ops.shape import cat
 from ..._ops.activation import log_softmax
 from ...autograd import grad_mode
