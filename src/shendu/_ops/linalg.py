@@ -6,6 +6,7 @@ broadcasting rules, mm, bmm, mv, dot, outer, addmm, tensordot, einsum) and the
 Adding a linalg function = a Node and its function here, one name in that file's import.
 """
 import math
+from collections import namedtuple
 
 import numpy as np
 
@@ -553,3 +554,298 @@ def _square(A, name):
         raise RuntimeError(f"linalg.{name}: A must be batches of square matrices, but they are "
                            f"{A._data.shape[-2] if A._data.ndim >= 2 else '?'} by "
                            f"{A._data.shape[-1] if A._data.ndim else '?'} matrices")
+
+
+# ------------------------------------------------------------------ factorizations (seed 001)
+_qr_result = namedtuple("linalg_qr", ["Q", "R"])
+_svd_result = namedtuple("linalg_svd", ["U", "S", "Vh"])
+_slogdet_result = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+_eig_result = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def _tensor_of(arr):
+    arr = np.asarray(arr)
+    return _make(arr if arr.flags.c_contiguous else arr.copy(), None, 0)
+
+
+def _phi(X):
+    """The lower triangle of X with its diagonal halved (Murray 2016's Φ)."""
+    from .shape import tril, diagonal, diag_embed
+    return tril(X) - diag_embed(diagonal(X, 0, -2, -1)) * 0.5
+
+
+class Cholesky(Node):
+    """A = L Lᵀ for symmetric positive-definite A. Backward (Murray 2016):
+    gA = ½ (S + Sᵀ), S = L⁻ᵀ Φ(Lᵀ gL) L⁻¹ — written with shendu ops, so differentiable."""
+    save_output = True
+
+    def forward(self, a):
+        try:
+            return np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            raise RuntimeError("linalg.cholesky: The factorization could not be completed "
+                               "because the input is not positive-definite.") from None
+
+    def backward(self, gL):
+        L = self.saved_output
+        Linv = inv(L)
+        S = Linv.mT @ _phi(L.mT @ gL) @ Linv
+        return (S + S.mT) * 0.5
+
+
+def cholesky(A, *, upper=False):
+    """The Cholesky factor of symmetric positive-definite A (..., n, n): lower L with
+    A = L Lᵀ, or upper U = Lᵀ with A = Uᵀ U. Only the lower triangle of A is read."""
+    _square(A, "cholesky")
+    L = Cholesky.apply(A)
+    return L.mT if upper else L
+
+
+def _qr_grad_deep(Q, R, gQ, gR):
+    """gA of A = QR for m ≥ n (reduced): Q (gR + tril(QᵀgQ − gQᵀQ + R gRᵀ − gR Rᵀ, −1) R⁻ᵀ)
+    + (gQ − Q QᵀgQ) R⁻ᵀ (Walter & Lehmann 2018; TensorFlow's QrGrad)."""
+    from .shape import tril
+    Rinv_T = inv(R).mT
+    qdq = Q.mT @ gQ
+    rdr = R @ gR.mT
+    low = tril(qdq - qdq.mT + rdr - rdr.mT, -1)
+    return Q @ (gR + low @ Rinv_T) + (gQ - Q @ qdq) @ Rinv_T
+
+
+class QR(Node):
+    """A = QR by Householder reflections (LAPACK, as torch: the same signs)."""
+
+    def forward(self, a, mode):
+        self.mode = mode
+        self.m, self.n = a.shape[-2:]
+        q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+        self.q, self.r = q, r
+        if mode == "r":
+            return np.zeros(a.shape[:-2] + (0,), dtype=a.dtype), r
+        return q, r
+
+    def backward(self, gQ, gR):
+        m, n = self.m, self.n
+        if self.mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you "
+                               "are going to differentiate through linalg.qr.")
+        if self.mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
+        Q, R = _make(self.q, self, 0), _make(self.r, self, 1)
+        zeros = lambda t: _tensor_of(np.zeros(t._data.shape, t._data.dtype))  # noqa: E731
+        gQ = zeros(Q) if gQ is None else gQ
+        gR = zeros(R) if gR is None else gR
+        if m >= n:
+            return _qr_grad_deep(Q, R, gQ, gR), None
+        # wide A = [X | Y] with X = Q U square: X through the square case, Y = Q V directly
+        from .shape import cat
+        U, V, gU, gV = R[..., :, :m], R[..., :, m:], gR[..., :, :m], gR[..., :, m:]
+        gX = _qr_grad_deep(Q, U, gQ + (Q @ V) @ gV.mT, gU)
+        return cat([gX, Q @ gV], -1), None
+
+
+def qr(A, mode="reduced"):
+    """A (..., m, n) = Q R: Q (..., m, k) with orthonormal columns, R (..., k, n) upper
+    triangular, k = min(m, n) ('reduced'); k = m ('complete'); 'r' returns an empty Q and R.
+    Differentiable except for mode='r' and mode='complete' with m > n (as torch)."""
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    if A._data.ndim < 2:
+        raise RuntimeError(f"linalg.qr: The input tensor A must have at least 2 dimensions, got "
+                           f"{A._data.ndim}")
+    return _qr_result(*QR.apply(A, mode))
+
+
+def _svd_grad(U, S, Vh, gU, gS, gVh, m, n):
+    """gA of A = U diag(S) Vh (reduced, k = min(m, n); torch's svd_backward, real case):
+    U [(skew(UᵀgU) S + S skew(VᵀgV)) / E + diag(gS)] Vh, E_jk = s_k² − s_j² (1 on the
+    diagonal), plus the parts of gU, gV outside the spans of U, V when m > k or n > k."""
+    from .shape import diag_embed
+    k = S._data.shape[-1]
+    V = Vh.mT
+    inner = diag_embed(gS) if gS is not None else None
+    if gU is not None or gVh is not None:
+        s2 = S * S
+        same = np.eye(k, dtype=bool)
+        E = _where(_const(same), 1.0, s2.unsqueeze(-2) - s2.unsqueeze(-1))
+        num = 0
+        if gU is not None:
+            UgU = U.mT @ gU
+            num = num + (UgU - UgU.mT) * S.unsqueeze(-2)
+        if gVh is not None:
+            VgV = V.mT @ gVh.mT
+            num = num + S.unsqueeze(-1) * (VgV - VgV.mT)
+        term = num / E
+        inner = term if inner is None else inner + term
+    gA = U @ inner @ Vh
+    if gU is not None and m > k:
+        gA = gA + ((gU - U @ (U.mT @ gU)) / S.unsqueeze(-2)) @ Vh
+    if gVh is not None and n > k:
+        gV = gVh.mT
+        gA = gA + U @ ((gV - V @ (V.mT @ gV)) / S.unsqueeze(-2)).mT
+    return gA
+
+
+class SVD(Node):
+    """A = U diag(S) Vh by LAPACK's divide and conquer (gesdd, as torch on the CPU)."""
+
+    def forward(self, a, full_matrices):
+        self.full = full_matrices
+        self.m, self.n = a.shape[-2:]
+        u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+        self.u, self.s, self.vh = u, s, vh
+        return u, s, vh
+
+    def backward(self, gU, gS, gVh):
+        m, n = self.m, self.n
+        k = min(m, n)
+        U, S, Vh = _make(self.u, self, 0), _make(self.s, self, 1), _make(self.vh, self, 2)
+        if self.full and m != n:            # only the first k singular vectors may carry one
+            if (gU is not None and gU._data[..., k:].any()) or \
+                    (gVh is not None and gVh._data[..., k:, :].any()):
+                raise RuntimeError("linalg.svd: The derivative of linalg.svd is not implemented "
+                                   "when full_matrices=True and the matrix is not square; "
+                                   "use full_matrices=False")
+            U, Vh = U[..., :k], Vh[..., :k, :]
+            gU = None if gU is None else gU[..., :k]
+            gVh = None if gVh is None else gVh[..., :k, :]
+        return _svd_grad(U, S, Vh, gU, gS, gVh, m, n), None
+
+
+def svd(A, full_matrices=True):
+    """A (..., m, n) = U diag(S) Vh: U (..., m, m) (or (m, k) without full_matrices), S (..., k)
+    descending, Vh (..., n, n) (or (k, n)), k = min(m, n). The gradient (torch's formula)
+    needs distinct singular values, and full_matrices=False unless A is square; gradients of
+    U and Vh are defined only up to the signs of the singular vectors, as in torch."""
+    if A._data.ndim < 2:
+        raise RuntimeError(f"linalg.svd: The input tensor A must have at least 2 dimensions, "
+                           f"got {A._data.ndim}")
+    return _svd_result(*SVD.apply(A, full_matrices))
+
+
+def _rank_cutoff(s, m, n, atol, rtol, dtype):
+    """max(atol, rtol · s_max) with torch's defaults (rtol = max(m, n)·eps unless atol > 0)."""
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else max(m, n) * np.finfo(dtype).eps
+    smax = s.max(axis=-1, initial=0.0)
+    return np.maximum(atol or 0.0, rtol * smax)
+
+
+class Pinv(Node):
+    """The Moore–Penrose pseudo-inverse from the SVD (singular values at or below the cutoff
+    count as zero). Backward: torch's pinv_backward (Golub & Pereyra 1973), exact where the
+    rank does not change, written with shendu ops."""
+    save_inputs = (0,)
+    save_output = True
+
+    def forward(self, a, atol, rtol, hermitian):
+        m, n = a.shape[-2:]
+        u, s, vh = np.linalg.svd(a, full_matrices=False, hermitian=hermitian)
+        cut = _rank_cutoff(s, m, n, atol, rtol, a.dtype)[..., None]
+        with np.errstate(divide="ignore"):
+            s_inv = np.where(s > cut, 1.0 / np.where(s > cut, s, 1.0), 0.0).astype(a.dtype)
+        return np.swapaxes(vh, -1, -2) @ (s_inv[..., None] * np.swapaxes(u, -1, -2))
+
+    def backward(self, g):
+        A, = self.saved_tensors
+        P = self.saved_output
+        m, n = A._data.shape[-2:]
+        gT = g.mT
+        if m <= n:
+            K = gT @ P
+            KPT = K @ P.mT
+            return -(P @ K).mT + KPT - (A @ P) @ KPT + (P.mT @ P) @ (gT - K @ A), None, None, None
+        K = P @ gT
+        PTK = P.mT @ K
+        return -(K @ P).mT + (gT - A @ K) @ P @ P.mT + PTK - PTK @ P @ A, None, None, None
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False):
+    """The pseudo-inverse A⁺ (..., n, m) of A (..., m, n); singular values ≤ max(atol,
+    rtol·σ_max) are treated as zero (rtol defaults to max(m, n)·eps, or 0 when atol > 0)."""
+    if A._data.ndim < 2:
+        raise RuntimeError(f"linalg.pinv(A): The input tensor A must have at least 2 "
+                           f"dimensions, got {A._data.ndim}")
+    if hermitian:
+        _square(A, "pinv")
+    return Pinv.apply(A, atol, rtol, hermitian)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False):
+    """The number of singular values above max(atol, rtol·σ_max) (torch's defaults), int64;
+    not differentiable."""
+    if A._data.ndim < 2:
+        raise RuntimeError(f"linalg.matrix_rank: The input tensor A must have at least 2 "
+                           f"dimensions, got {A._data.ndim}")
+    a = A._data
+    s = np.linalg.svd(a, compute_uv=False, hermitian=hermitian)
+    cut = _rank_cutoff(s, a.shape[-2], a.shape[-1], atol, rtol, a.dtype)
+    return _tensor_of(np.asarray((s > cut[..., None]).sum(-1), dtype=np.int64))
+
+
+class SlogDet(Node):
+    """(sign, log|det A|) by LU (no overflow, unlike log(det)); d log|det A| / dA = A⁻ᵀ."""
+    save_inputs = (0,)
+
+    def forward(self, a):
+        sign, logabs = np.linalg.slogdet(a)
+        return sign.astype(a.dtype), logabs.astype(a.dtype)
+
+    def backward(self, gsign, glog):
+        a, = self.saved_tensors
+        if glog is None:
+            return None
+        return glog.unsqueeze(-1).unsqueeze(-1) * inv(a).mT
+
+
+def slogdet(A):
+    """(sign, logabsdet) of square A (..., n, n); the gradient flows through logabsdet."""
+    _square(A, "slogdet")
+    return _slogdet_result(*SlogDet.apply(A))
+
+
+class Eig(Node):
+    """Eigen-decomposition of a general real matrix with a real spectrum (shendu has no
+    complex dtype). Backward (torch's linalg_eig_backward, real case): gA = V⁻ᵀ (diag(gL) +
+    (VᵀgV − VᵀV diag(VᵀgV)) / E) Vᵀ with E_ij = λ_j − λ_i (1 on the diagonal)."""
+
+    def forward(self, a):
+        w, v = np.linalg.eig(a)
+        if np.iscomplexobj(w):
+            if np.abs(w.imag).max(initial=0.0) > 0:
+                raise RuntimeError(
+                    "linalg.eig: the matrix has complex eigenvalues, and shendu has no complex "
+                    "dtype; linalg.eig/eigvals return real tensors only for real spectra "
+                    "(symmetric matrices: use linalg.eigh)")
+            w, v = w.real, v.real
+        w, v = w.astype(a.dtype), v.astype(a.dtype)
+        self.w, self.v = w, v
+        return w, v
+
+    def backward(self, gw, gv):
+        from .shape import diag_embed, diagonal
+        W, V = _make(self.w, self, 0), _make(self.v, self, 1)
+        inner = diag_embed(gw) if gw is not None else None
+        if gv is not None:
+            same = _const(np.broadcast_to(np.eye(self.w.shape[-1], dtype=bool), self.v.shape))
+            E = _where(same, 1.0, W.unsqueeze(-2) - W.unsqueeze(-1))
+            VgV = V.mT @ gv
+            term = (VgV - (V.mT @ V) * diagonal(VgV, 0, -2, -1).unsqueeze(-2)) / E
+            inner = term if inner is None else inner + term
+        return solve(V.mT, inner @ V.mT)
+
+
+def eig(A):
+    """(eigenvalues (..., n), eigenvectors (..., n, n) as columns, unit norm) of a general
+    square matrix whose eigenvalues are real; complex spectra raise (no complex dtype).
+    Differentiable (distinct eigenvalues); eigenvector gradients are defined up to sign."""
+    _square(A, "eig")
+    return _eig_result(*Eig.apply(A))
+
+
+def eigvals(A):
+    """The eigenvalues of :func:`eig`."""
+    return eig(A)[0]

@@ -365,11 +365,9 @@ def chain_matmul(*matrices):
 
 
 def slogdet(A):
-    from collections import namedtuple
-    from ..linalg import det
-    d = det(A)
-    sign = _make(np.sign(d._data), None, 0)
-    return namedtuple("slogdet", ["sign", "logabsdet"])(sign, d.abs().log())
+    """torch.slogdet: ``linalg.slogdet`` (LU based, no overflow)."""
+    from .linalg import slogdet as _slogdet
+    return _slogdet(A)
 
 
 def logdet(A):
