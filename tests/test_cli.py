@@ -246,3 +246,26 @@ def test_a_diverging_run_ends_with_one_line(in_tmp, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("shendu train: diverged: the training loss became ")
+
+
+def test_warmup_and_chained_schedules_match_torch():
+    torch = pytest.importorskip("torch")
+    from shendu import _cli_optim as C
+    L = torch.optim.lr_scheduler
+
+    def lrs(opt, sched, n=5):
+        out = []
+        for _ in range(n):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+    cases = [("cosine", {"warmup_epochs": 2}, lambda o: L.SequentialLR(
+                o, [L.LinearLR(o, 0.1, 1.0, 2), L.CosineAnnealingLR(o, T_max=3)], [2])),
+             ("step,exponential", {"gamma": 0.5, "step_size": 2}, lambda o: L.ChainedScheduler(
+                 [L.StepLR(o, 2, 0.5), L.ExponentialLR(o, 0.5)], optimizer=o))]
+    for spec, opts, ref in cases:
+        opt = shendu.optim.SGD([shendu.nn.Parameter(shendu.zeros(2))], lr=0.1)
+        ours = lrs(opt, C.make_scheduler(spec, opt, 5, opts))
+        topt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+        assert ours == pytest.approx(lrs(topt, ref(topt)), rel=1e-12), spec

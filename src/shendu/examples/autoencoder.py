@@ -48,10 +48,12 @@ def _batches(n, batch_size, rng):
 
 
 def pretrain_layerwise(x, sizes=(256, 64), epochs=3, batch_size=128, lr=1e-3, seed=0,
-                       out=print):
+                       noise=0.0, out=print):
     """Train one autoencoder per layer, each on the codes of the previous ones (pixels first,
     reconstructed through a sigmoid with binary cross-entropy; codes with squared error).
-    Returns the encoder layers (``nn.Linear``) and the final reconstruction loss of each."""
+    ``noise`` > 0 makes them denoising autoencoders (Vincent et al. 2008): that fraction of
+    each input is set to 0 and the clean input reconstructed. Returns the encoder layers
+    (``nn.Linear``) and the final reconstruction loss of each."""
     rng = np.random.default_rng(seed)
     shendu.manual_seed(seed)
     encoders, losses = [], []
@@ -63,7 +65,9 @@ def pretrain_layerwise(x, sizes=(256, 64), epochs=3, batch_size=128, lr=1e-3, se
             total = 0.0
             for idx in _batches(len(inputs), batch_size, rng):
                 v = inputs[shendu.tensor(idx)]
-                recon = dec(F.sigmoid(enc(v)))
+                seen = v * shendu.tensor((rng.random(v.shape) >= noise).astype(np.float32)) \
+                    if noise else v
+                recon = dec(F.sigmoid(enc(seen)))
                 loss = F.binary_cross_entropy_with_logits(recon, v) if k == 0 else \
                     F.mse_loss(recon, v)
                 opt.zero_grad()
@@ -126,6 +130,8 @@ def main(argv=None, out=print):
                    "(default: the whole training split)")
     p.add_argument("--label-fraction", type=float, default=0.01)
     p.add_argument("--pretrain-epochs", type=int, default=3)
+    p.add_argument("--noise", type=float, default=0.0, help="masking noise: denoising "
+                   "autoencoders (e.g. 0.3)")
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps (full batch)")
     p.add_argument("--draws", type=int, default=3, help="draws of the labelled images")
     p.add_argument("--seed", type=int, default=0)
@@ -136,7 +142,7 @@ def main(argv=None, out=print):
     out(f"greedy layer-wise pre-training on {len(xtr):,} unlabelled images (784-256-64):")
     t0 = time.perf_counter()
     encoders, recon = pretrain_layerwise(xtr, epochs=args.pretrain_epochs, seed=args.seed,
-                                         out=out)
+                                         noise=args.noise, out=out)
     pre_s = time.perf_counter() - t0
     rows = []
     for draw in range(args.draws):
