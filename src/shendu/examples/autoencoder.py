@@ -8,12 +8,19 @@ labels. The stacked encoders then start a classifier (784-256-64-10) that is fin
 all layers together, on the few images that do have labels.
 
 The experiment: every image of the training split is available without its label, 1 % of
-them with it (10,000 MNISTMini images → 100 labels, 10 per class). Test accuracy of the
-fine-tuned network against the same network trained from a random initialisation on the
-same 100 images, for several draws of the labelled images.
+them with it (10,000 MNISTMini images → 100 labels, 10 per class). The autoencoders are
+denoising ones by default (30 % of each input zeroed, the clean input reconstructed). Test
+accuracy of the fine-tuned network against the same network trained from a random
+initialisation on the same 100 images, for several draws of the labelled images.
 
     python -m shendu.examples.autoencoder                 # a few minutes on 2 cores
-    python -m shendu.examples.autoencoder --label-fraction 0.05 --draws 5
+    python -m shendu.examples.autoencoder --noise 0 --pretrain-epochs 3   # plain autoencoders
+
+Recorded (MNISTMini, 100 labels, 2,000 test images, mean of 3 draws of the labelled images,
+2 shared cores, 2026-12-06): denoising autoencoders (noise 0.3, 6 epochs a layer) 74.78 %
+against 72.90 % from scratch, +1.88 points (draws +4.20, +1.75, −0.30); plain autoencoders
+(3 epochs a layer) 73.48 % against 72.90 %, +0.58 points. Small, and not in every draw: with
+Adam and sigmoid units the network from scratch already does well on 100 images.
 """
 import argparse
 import time
@@ -129,9 +136,9 @@ def main(argv=None, out=print):
     p.add_argument("--unlabelled", type=int, default=None, help="images used without labels "
                    "(default: the whole training split)")
     p.add_argument("--label-fraction", type=float, default=0.01)
-    p.add_argument("--pretrain-epochs", type=int, default=3)
-    p.add_argument("--noise", type=float, default=0.0, help="masking noise: denoising "
-                   "autoencoders (e.g. 0.3)")
+    p.add_argument("--pretrain-epochs", type=int, default=6)
+    p.add_argument("--noise", type=float, default=0.3, help="masking noise of the denoising "
+                   "autoencoders (0: plain autoencoders)")
     p.add_argument("--steps", type=int, default=300, help="fine-tuning steps (full batch)")
     p.add_argument("--draws", type=int, default=3, help="draws of the labelled images")
     p.add_argument("--seed", type=int, default=0)
