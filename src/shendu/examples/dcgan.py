@@ -15,7 +15,9 @@ D: 1×28×28 → Conv 4/2 → 64×14×14 → Conv 4/2 → 128×7×7 → Linear �
     python -m shendu.examples.dcgan --out runs/dcgan        # samples_epoch_01.png, ...
 
 The same 64 noise vectors are drawn every epoch, so the grids show one set of samples
-improving.
+improving. Recorded (``--images 6400 --epochs 5``, seed 0, 2 shared cores, 2026-12-06):
+D(real) 0.95 → 0.67 and D(G(z)) 0.05 → 0.32 over the epochs (the game tightening), the last
+grid is ``docs/dcgan_mnist_samples.png`` in the source tree.
 """
 import argparse
 import os
