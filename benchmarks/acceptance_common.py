@@ -22,7 +22,7 @@ import sys
 import time
 
 if "--worker" in sys.argv and "shendu" in sys.argv:
-    import shendu  # noqa: F401  (before NumPy: see shendu/_threads.py)
+    import shendu  # noqa: F401  (before NumPy, though since issue 13 the order does not matter)
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,4 +1,4 @@
-"""The compiled kernels (shendu._kernels, numba) against their NumPy twins, which are the
+"""The compiled kernels (shendu.backend, numba) against their NumPy twins, which are the
 reference: 2x2 max pooling forward (values, indices) and backward, and conv's widened-row
 col2im. Where numba is missing, the kernels' plain-Python loops are checked instead on
 small inputs, and the ops must still run (on the twins)."""
@@ -12,8 +12,10 @@ import torch
 
 import shendu
 import shendu.nn.functional as SF
-from shendu import _kernels
-from shendu._ops import conv as C
+from shendu.backend import kernels as _kernels
+from shendu.backend import conv as C
+from shendu.backend import pool as BP
+from shendu.backend import elementwise as BE
 
 HAVE_NUMBA = _kernels._numba_importable()
 needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
@@ -104,14 +106,14 @@ def test_max_pool_kernel_loops_in_plain_python():
     win = P.Windows.regular((5, 4), (2, 2), (2, 2), (2, 2), (0, 0), (1, 1))
     assert win.pairs
     xp = win.pad(x, -np.inf)
-    want_out, want_arg = P._argmax_views([xp[k] for k in win.keys], True)
+    want_out, want_arg = BP.argmax_views([xp[k] for k in win.keys], True)
     out, arg = np.empty((6, 2, 2)), np.empty((6, 2, 2), np.uint8)
-    assert not _kernels.max_pool_2x2.py(xp.reshape(6, 4, 4), out, arg)
+    assert not BP.max_pool_2x2.py(xp.reshape(6, 4, 4), out, arg)
     np.testing.assert_array_equal(out.reshape(want_out.shape), want_out)
     np.testing.assert_array_equal(arg.reshape(want_arg.shape), want_arg)
     gy = rng.standard_normal((2, 3, 2, 2))
     gx = np.empty((6, 4, 4))
-    _kernels.max_unpool_2x2.py(gy.reshape(6, 2, 2), arg, gx)
+    BP.max_unpool_2x2.py(gy.reshape(6, 2, 2), arg, gx)
     prev = _kernels.set_enabled(False) if HAVE_NUMBA else None
     try:
         want_gx = P.MaxScatter().forward(gy, win, want_arg)
@@ -121,7 +123,7 @@ def test_max_pool_kernel_loops_in_plain_python():
     np.testing.assert_array_equal(gx.reshape(2, 3, 4, 4), want_gx[:, :, :4, :4])
     xn = xp.reshape(6, 4, 4).copy()
     xn[3, 1, 2] = np.nan
-    assert _kernels.max_pool_2x2.py(xn, out, arg)       # the NaN is reported
+    assert BP.max_pool_2x2.py(xn, out, arg)       # the NaN is reported
 
 
 # convolutions whose input gradient takes the widened-row col2im (stride 1, output much
@@ -181,7 +183,7 @@ def test_col2im_kernel_loop_in_plain_python():
     finally:
         _kernels._state["enabled"] = prev
     got = np.empty_like(want)
-    _kernels.col2im_rows.py(d, np.asarray(offsets, np.int64), g.L[1], g.lo[0], g.lo[1], got)
+    C.col2im_rows.py(d, np.asarray(offsets, np.int64), g.L[1], g.lo[0], g.lo[1], got)
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
 
 
@@ -193,7 +195,7 @@ def test_switch_and_environment():
     else:
         with pytest.raises(RuntimeError, match="numba"):
             _kernels.set_enabled(True)
-    code = "import shendu._kernels as k; print(k.enabled())"
+    code = "import shendu.backend.kernels as k; print(k.enabled())"
     env = dict(os.environ, SHENDU_NUMBA="0")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.strip()
@@ -251,11 +253,11 @@ def test_relu_kernel_non_contiguous_and_double_backward(kernels_on):
 def test_relu_kernel_loops_in_plain_python():
     x = np.array([-1.0, 0.0, -0.0, 2.0, np.nan, np.inf, -np.inf])
     y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
-    _kernels.relu_mask.py(x, y, m)
+    BE.relu_mask.py(x, y, m)
     np.testing.assert_array_equal(y, torch.relu(torch.tensor(x)).numpy())
     np.testing.assert_array_equal(m, ~(x <= 0))
     g, out = np.arange(7.0) + 1, np.empty(7)
-    _kernels.select.py(g, m, out)
+    BE.select.py(g, m, out)
     np.testing.assert_array_equal(out, np.where(m, g, 0.0))
 
 
@@ -293,7 +295,7 @@ def test_output_gradient_kernels_in_plain_python():
     y = np.tanh(np.linspace(-3, 3, 11))
     g = np.linspace(1, 2, 11)
     out = np.empty(11)
-    _kernels.tanh_grad.py(g, y, 1.0, out)
+    BE.tanh_grad.py(g, y, 1.0, out)
     np.testing.assert_array_equal(out, g * (1.0 - y * y))
-    _kernels.sigmoid_grad.py(g, y, 1.0, out)
+    BE.sigmoid_grad.py(g, y, 1.0, out)
     np.testing.assert_array_equal(out, g * (y * (1.0 - y)))

@@ -333,8 +333,13 @@ def _child_env(code, **env):
                           check=True).stdout.strip()
 
 
-def test_import_shortens_openblas_spin_only_before_numpy_and_not_over_the_user():
+def test_import_shortens_openblas_spin_in_either_import_order_and_not_over_the_user():
+    """Before NumPy, the variable is set for OpenBLAS to read as it loads; after NumPy,
+    OpenBLAS is made to re-read it and its pool restarts (issue 13: import order must not
+    matter). A user's own setting wins."""
     show = "import os; print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
     assert _child_env("import shendu; " + show) == "20"
-    assert _child_env("import numpy, shendu; " + show) == "None"
+    after = ("import numpy, shendu; from shendu.backend import threads as T; "
+             "a = numpy.ones((300, 300)); a @ a; " + show + "; print(T.shorten_blas_spin())")
+    assert _child_env(after).split() == ["20", "True"]
     assert _child_env("import shendu; " + show, OPENBLAS_THREAD_TIMEOUT="25") == "25"

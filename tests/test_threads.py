@@ -1,10 +1,10 @@
-"""shendu's shared thread pool (``_threads.run_each``): every part once, nested calls run
+"""shendu's shared thread pool (``backend.threads.run_each``): every part once, nested calls run
 in turn on the calling thread, errors reach the caller."""
 import threading
 
 import pytest
 
-from shendu import _threads
+from shendu.backend import threads as _threads
 
 
 def test_each_part_runs_once_and_the_first_on_the_caller():
@@ -49,7 +49,7 @@ import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from shendu._ops import _base  # noqa: E402
+from shendu.backend import elementwise as _base  # noqa: E402
 
 N_SPLIT = _base.UFUNC_SPLIT_MIN + 37      # large enough to split, with an odd tail
 
@@ -109,3 +109,23 @@ def test_run_ranges_cover_the_range_in_order_with_aligned_cuts():
     assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))
     assert all(lo % 64 == 0 for lo, _ in cuts)
     assert res == [hi - lo for lo, hi in cuts]
+
+
+def test_run_chunks_pins_blas_to_one_thread_and_restores_the_count_it_found():
+    """conv's batch threads: BLAS runs single-threaded inside the chunks and gets back the
+    count it had (not min(threads, chunks): 3 threads over 2 chunks stay 3)."""
+    prev = _threads.get_num_threads()
+    try:
+        _threads.set_num_threads(3)
+        if _threads.get_num_threads() != 3:
+            pytest.skip("this BLAS cannot be set to 3 threads")
+        inside, slots = [], []
+
+        def chunk(slot, a, b):
+            inside.append(_threads.get_num_threads())
+            slots.append(slot)
+        assert _threads.run_chunks([(0, 4), (4, 8)], chunk) == 2
+        assert inside == [1, 1] and sorted(slots) == [0, 1]
+        assert _threads.get_num_threads() == 3
+    finally:
+        _threads.set_num_threads(prev)

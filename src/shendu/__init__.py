@@ -16,10 +16,7 @@ _warnings.filterwarnings(
     message=r"(divide by zero|overflow|underflow|invalid value) encountered|Mean of empty slice"
             r"|Degrees of freedom")
 
-from . import _threads
-_threads.tune_openblas_env()
-from . import _malloc                       # noqa: E402
-_malloc.tune()
+from . import backend                       # first: settings that must precede NumPy's BLAS
 from ._tensor import Tensor, Size, device          # noqa: E402
 from . import _dtype
 from ._dtype import (dtype, float16, float32, float64, half, float, double, uint8, int8, int16,
@@ -35,7 +32,7 @@ from ._ops.reduction import *               # noqa: F401,F403
 from ._ops.shape import *                   # noqa: F401,F403
 from ._ops.indexing import *                # noqa: F401,F403
 from ._ops.linalg import *                  # noqa: F401,F403
-from ._ops.activation import softmax, log_softmax
+from ._ops.activation import softmax, log_softmax, relu, sigmoid, tanh
 from ._ops.misc import *                    # noqa: F401,F403
 from ._ops.shape import pad as _pad         # F.pad lives in nn.functional
 from ._ops._base import broadcast_shapes
@@ -47,7 +44,7 @@ from ._printing import set_printoptions
 from . import linalg, special
 from .serialization import save, load, load_torch_file
 from .summary import summary
-from ._threads import set_num_threads, get_num_threads
+from .backend import set_num_threads, get_num_threads
 
 __version__ = "0.1.0"
 
@@ -83,7 +80,7 @@ def _lazy(name):
 def __getattr__(name):
     # subpackages written later in the import order are loaded on first use
     if name in ("nn", "optim", "utils", "datasets", "transforms", "models", "train", "tune",
-                "diagnose", "experiments", "cli", "examples", "onnx"):
+                "diagnose", "experiments", "cli", "examples", "onnx", "ops", "visualize"):
         mod = _lazy(name)
         globals()[name] = mod
         return mod

@@ -13,6 +13,7 @@ class-level defaults. Operations are attached as methods by ``shendu._ops``.
 """
 import warnings
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -381,26 +382,20 @@ class Tensor:
         """``hook(grad) -> Tensor | None`` runs when this tensor's gradient is computed."""
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        from .autograd.function import _RemovableHandle
+        from .utils.hooks import add_hook
         if self.grad_fn is None:
-            hooks = self.__dict__.setdefault("_hooks", [])
-            hooks.append(hook)
-            return _RemovableHandle(hooks, hook)
+            return add_hook(self.__dict__.setdefault("_hooks", OrderedDict()), hook)
         node = self.grad_fn
         if node._pre_hooks is None:
             node._pre_hooks = {}
-        hooks = node._pre_hooks.setdefault(self._output_nr, [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+        return add_hook(node._pre_hooks.setdefault(self._output_nr, OrderedDict()), hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """``hook(tensor)`` runs after the gradient has been accumulated into a leaf's ``.grad``."""
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-        from .autograd.function import _RemovableHandle
-        hooks = self.__dict__.setdefault("_post_acc_hooks", [])
-        hooks.append(hook)
-        return _RemovableHandle(hooks, hook)
+        from .utils.hooks import add_hook
+        return add_hook(self.__dict__.setdefault("_post_acc_hooks", OrderedDict()), hook)
 
     def retain_grad(self):
         """Keep ``.grad`` for this non-leaf tensor after backward."""
@@ -422,16 +417,14 @@ class Tensor:
         ref = self.__dict__.get("_accum")
         acc = ref() if ref is not None else None
         if acc is None:
-            acc = _AccumulateGrad(self)
+            from .autograd.function import AccumulateGrad     # (autograd imports this module)
+            acc = AccumulateGrad(self)
             self.__dict__["_accum"] = weakref.ref(acc)
         return acc
 
     def _cast(self, nd):
         from ._ops.elementwise import cast
         return cast(self, nd)
-
-
-_AccumulateGrad = None       # set by autograd.function (import order)
 
 
 def _init_leaf(t, arr):

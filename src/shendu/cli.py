@@ -17,9 +17,9 @@ ends with the accuracy on the test split.
 import argparse
 import importlib
 import json
-import math
 import os
 import sys
+import warnings
 
 __all__ = ["main", "build_parser", "parse_args", "read_config", "DATASETS", "positive_int",
            "non_negative_int", "positive_float", "non_negative_float", "finite_float",
@@ -34,8 +34,8 @@ DATASETS = {
     "cifar10": ("CIFAR10", 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
                 False),
 }
-OPTIMIZERS = {"sgd": ("SGD", 0.05), "adam": ("Adam", 1e-3), "adamw": ("AdamW", 1e-3),
-              "rmsprop": ("RMSprop", 1e-3)}
+# every optimizer and lr_scheduler, with the options each reads: shendu/_cli_optim.py
+from ._cli_optim import OPTIMIZERS, SCHEDULERS  # noqa: E402
 
 
 # Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
@@ -48,49 +48,10 @@ class CLIError(Exception):
     """A mistake in the command line: printed without a traceback, exit status 2."""
 
 
-# ---------------------------------------------------------------------- argument types
-# For ``add_argument(type=...)``: a bad value becomes argparse's own ``error: argument --flag:``
-# line and exit status 2, before anything is loaded or written.
-def _number(kind, text, ok, wanted):
-    try:
-        v = kind(text)
-    except ValueError:
-        v = None
-    if v is None or not ok(v):
-        raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
-    return v
-
-
-def positive_int(text):
-    return _number(int, text, lambda v: v > 0, "a positive integer")
-
-
-def non_negative_int(text):
-    return _number(int, text, lambda v: v >= 0, "an integer >= 0")
-
-
-def finite_float(text):
-    return _number(float, text, math.isfinite, "a finite number")
-
-
-def positive_float(text):
-    return _number(float, text, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
-
-
-def non_negative_float(text):
-    return _number(float, text, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
-
-
-def fraction(text):
-    return _number(float, text, lambda v: 0 <= v < 1, "a number in [0, 1)")
-
-
-def key_value(text):
-    """``KEY=VALUE`` with KEY a Python identifier (a constructor argument); returned as is."""
-    key = text.split("=", 1)[0]
-    if "=" not in text or not key.isidentifier():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. dropout=0.2), got {text!r}")
-    return text
+# Argument types (``add_argument(type=...)``): a bad value becomes argparse's own ``error:
+# argument --flag:`` line and exit status 2, before anything is loaded or written.
+from ._cli_types import (positive_int, non_negative_int, finite_float,  # noqa: E402
+                         positive_float, non_negative_float, fraction, key_value)
 
 
 # ---------------------------------------------------------------------- pieces
@@ -170,15 +131,14 @@ def _check_device(device):
                        f"--device cpu is available")
 
 
-def _make_optimizer(name, params, lr, momentum, weight_decay):
-    from . import optim
-    if name not in OPTIMIZERS:
-        raise CLIError(f"unknown optimizer {name!r}; available: {', '.join(OPTIMIZERS)}")
-    cls = getattr(optim, OPTIMIZERS[name][0])
-    kw = {"lr": lr, "weight_decay": weight_decay}
-    if name in ("sgd", "rmsprop"):
-        kw["momentum"] = momentum
-    return cls(params, **kw)
+def _make_optimizer(cfg, params, epochs):
+    """The optimizer and the schedule of a run (``_cli_optim``'s tables)."""
+    from . import _cli_optim
+    try:
+        opt = _cli_optim.make_optimizer(cfg["optimizer"], params, cfg["lr"], cfg["options"])
+        return opt, _cli_optim.make_scheduler(cfg["scheduler"], opt, epochs, cfg["options"])
+    except (ValueError, TypeError) as e:
+        raise CLIError(str(e)) from None
 
 
 # ---------------------------------------------------------------------- config files
@@ -266,7 +226,7 @@ def parse_args(argv=None, parser=None):
 
 # ---------------------------------------------------------------------- train
 _TRAIN_DEFAULTS = {"model": "lenet", "data": "mnist-mini", "batch_size": 64, "optimizer": "adam",
-                   "lr": None, "momentum": 0.9, "weight_decay": 0.0, "seed": 0,
+                   "lr": None, "options": {}, "seed": 0,
                    "val_fraction": 0.1, "scheduler": "none", "augment": True, "model_args": {},
                    "subset": None}
 
@@ -286,6 +246,8 @@ def _train(args):
     say = print if rank == 0 else (lambda *a, **k: None)    # rank 0 alone prints
     given = {k: getattr(args, k, None) for k in _TRAIN_DEFAULTS}
     given["model_args"] = _parse_args_kv(args.model_arg) or None
+    from ._cli_optim import option_values
+    given["options"] = option_values(args) or None
     saved, resumed = {}, None
     if args.resume:
         try:
@@ -304,6 +266,7 @@ def _train(args):
                                f"{saved[k]!r}; leave it out to resume")
     cfg = {k: given[k] if given[k] is not None else saved.get(k, d)
            for k, d in _TRAIN_DEFAULTS.items()}
+    cfg["options"] = {**saved.get("options", {}), **(given["options"] or {})}
     if cfg["lr"] is None:
         cfg["lr"] = OPTIMIZERS.get(cfg["optimizer"], (None, 1e-3))[1]
     _data_info(cfg["data"])
@@ -345,14 +308,7 @@ def _train(args):
             raise CLIError(f"argument --resume: {e}") from None
         del resumed
     n_params = sum(p.numel() for p in model.parameters())
-    opt = _make_optimizer(cfg["optimizer"], model.parameters(), cfg["lr"], cfg["momentum"],
-                          cfg["weight_decay"])
-    sched = None
-    if cfg["scheduler"] == "cosine":
-        from .optim.lr_scheduler import CosineAnnealingLR
-        sched = CosineAnnealingLR(opt, T_max=args.epochs)
-    elif cfg["scheduler"] != "none":
-        raise CLIError(f"unknown scheduler {cfg['scheduler']!r}; available: none, cosine")
+    opt, sched = _make_optimizer(cfg, model.parameters(), args.epochs)
 
     if rank == 0:
         os.makedirs(out, exist_ok=True)
@@ -382,7 +338,15 @@ def _train(args):
         f"{len(train_set):,} training / {n_val:,} validation / {len(test):,} test images; "
         f"{cfg['optimizer']} lr={cfg['lr']:g}, batch {cfg['batch_size']}, "
         f"{args.epochs} epochs; writing to {out}")
-    hist = trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=args.resume)
+    try:
+        with warnings.catch_warnings():     # NumPy's overflow warnings: the check below says it
+            warnings.filterwarnings("ignore", "(overflow|invalid value|divide by zero) "
+                                    "encountered", RuntimeWarning)
+            hist = trainer.fit(train_loader, val_loader, epochs=args.epochs, resume=args.resume)
+    except FloatingPointError as e:                 # a diverging run: one line, no traceback
+        last = f"; the last good epoch is in {ckpt}" if trainer.epoch > 1 else ""
+        say(f"shendu train: diverged: {e}{last}", file=sys.stderr)
+        return 1
     if len(hist) and rank == 0:
         try:
             hist.plot(os.path.join(out, "curves.png"),
@@ -449,11 +413,19 @@ def _eval(args):
     print(f"{name} on {data} ({args.split}, {len(split):,} images): accuracy "
           f"{100 * res['accuracy']:.2f}%  error {100 * (1 - res['accuracy']):.2f}%  "
           f"loss {res['loss']:.4f}")
+    from . import visualize
     pred = T.predict(model, loader).numpy().argmax(1)
     y = np.concatenate([t.numpy() for _, t in loader])
     classes = getattr(split, "classes", None) or [str(i) for i in range(pred.max() + 1)]
-    print("per class: " + "  ".join(f"{c}: {100 * (pred[y == i] == i).mean():.1f}%"
-                                    for i, c in enumerate(classes) if (y == i).any()))
+    cm = visualize.confusion_matrix(pred, y, num_classes=len(classes))
+    print(visualize.format_report(cm, classes))
+    if args.confusion:
+        try:
+            visualize.plot_confusion_matrix(cm, args.confusion, classes,
+                                            title=f"{name} on {data} ({args.split})")
+            print(f"saved: {args.confusion}")
+        except ImportError as e:
+            print(f"(no plot: {e})")
     return 0
 
 
@@ -466,15 +438,43 @@ def _summary(args):
         size = ()
     if len(size) < 1 or any(v <= 0 for v in size):
         raise CLIError(f"--input expects C,H,W (e.g. 3,32,32), got {args.input!r}")
-    kw = {"num_classes": args.num_classes, "in_channels": size[0]}
-    if args.model in ("lenet", "mlp") and len(size) == 3:
-        kw["image_size"] = size[1]
-    if args.small_input:
-        kw["small_input"] = True
+    kw = summary_kwargs(args.model, size, args.num_classes, args.small_input)
     kw.update(_parse_args_kv(args.model_arg))
     model = build_model(args.model, **kw)
-    summary(model, size, batch_size=args.batch_size)
+    try:
+        table = summary(model, size, batch_size=args.batch_size, verbose=0)
+    except RuntimeError as e:               # an ImageNet stem shrinks a small image to nothing
+        if "small_input" in kw or len(size) != 3 or args.model in ("lenet", "mlp"):
+            raise CLIError(f"{args.model} does not fit an input of {args.input}: {e}") from None
+        table = summary(build_model(args.model, **{**kw, "small_input": True}), size,
+                        batch_size=args.batch_size, verbose=0)
+        print(f"({args.model}'s ImageNet stem does not fit {'×'.join(map(str, size[1:]))} "
+              f"images; this is its small_input variant)")
+    print(table)
     return 0
+
+
+def summary_kwargs(model, size, num_classes, small_input=False):
+    """Constructor arguments that fit a zoo model to one input of ``size``: (features,) for
+    the MLP; (C, H, W) for images — LeNet and the MLP take the image size, the others their
+    channels (and ``small_input`` when asked; ``_summary`` falls back to it when the ImageNet
+    stem does not fit)."""
+    if len(size) == 1:
+        if model != "mlp":
+            raise CLIError(f"--input {size[0]}: a vector input fits only the mlp; give "
+                           f"C,H,W for {model}")
+        return {"num_classes": num_classes, "in_features": size[0]}
+    if len(size) != 3:
+        raise CLIError(f"--input expects C,H,W (or N features for the mlp), got "
+                       f"{','.join(map(str, size))}")
+    kw = {"num_classes": num_classes, "in_channels": size[0]}
+    if model in ("lenet", "mlp"):
+        if size[1] != size[2]:
+            raise CLIError(f"{model} takes square images, got {size[1]}×{size[2]}")
+        kw["image_size"] = size[1]
+    elif small_input:
+        kw["small_input"] = True
+    return kw
 
 
 def _models(args):
@@ -517,11 +517,13 @@ def build_parser():
                    help="train until this epoch (default 3)")
     t.add_argument("--batch-size", type=positive_int)
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
-    t.add_argument("--lr", type=positive_float,
-                   help="learning rate (default 1e-3 for adam, 0.05 sgd)")
-    t.add_argument("--momentum", type=non_negative_float, help="for sgd and rmsprop (default 0.9)")
-    t.add_argument("--weight-decay", type=non_negative_float)
-    t.add_argument("--scheduler", choices=["none", "cosine"], help="default none")
+    t.add_argument("--lr", type=positive_float, help="learning rate (default: the optimizer's, "
+                   "1e-3 for adam, 0.05 for sgd)")
+    t.add_argument("--scheduler", help=f"{', '.join(SCHEDULERS)}, stepped once per epoch; "
+                   f"several joined by ',' are chained (default none)")
+    from ._cli_optim import add_arguments
+    add_arguments(t.add_argument_group("optimizer and scheduler options (each applies to "
+                                       "those named in its help)"))
     t.add_argument("--val-fraction", type=fraction, help="training images held out for "
                    "validation (default 0.1)")
     t.add_argument("--no-augment", dest="augment", action="store_const", const=False,
@@ -557,12 +559,15 @@ def build_parser():
     e.add_argument("--model-arg", action="append", metavar="KEY=VALUE", type=key_value)
     e.add_argument("--batch-size", type=positive_int, default=500)
     e.add_argument("--device", default="cpu")
+    e.add_argument("--confusion", metavar="PNG", help="also draw the confusion matrix to this "
+                   "file")
     e.set_defaults(func=_eval)
 
     s = sub.add_parser("summary", help="per-layer table: shapes, parameters, mult-adds, "
                        "receptive field")
     s.add_argument("--model", required=True)
-    s.add_argument("--input", required=True, help="C,H,W of one input, e.g. 3,32,32")
+    s.add_argument("--input", required=True, help="C,H,W of one input, e.g. 3,32,32 (the "
+                   "mlp also takes a number of features, e.g. 784)")
     s.add_argument("--num-classes", type=positive_int, default=1000)
     s.add_argument("--small-input", action="store_true", help="the 32×32 variant of an "
                    "ImageNet model")

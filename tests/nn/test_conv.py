@@ -430,7 +430,7 @@ def test_float32_smoke():
 
 def test_large_batch_is_chunked_consistently(monkeypatch):
     """Chunking the batch (to bound the column matrix) must not change the result."""
-    from shendu._ops import conv as C
+    from shendu.backend import conv as C
     check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (5, 3, 6, 6),
           (4, 3, 3, 3), (4,))
     monkeypatch.setattr(C, "CHUNK_ELEMS", 200)           # forces chunks of 1-2 images
@@ -440,7 +440,8 @@ def test_large_batch_is_chunked_consistently(monkeypatch):
     check(lambda L, x, w: L.nn.functional.conv_transpose2d(x, w, stride=2, groups=2), (5, 4, 3, 3),
           (4, 1, 3, 3))
     monkeypatch.setattr(C, "KEEP_COLS_ELEMS", 0)        # weight gradient rebuilds the columns
-    monkeypatch.setattr(C, "SCRATCH_MAX_BYTES", 0)      # and scratch is never held
+    from shendu.backend import memory as M
+    monkeypatch.setattr(M, "SCRATCH_MAX_BYTES", 0)      # and scratch is never held
     check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (5, 3, 6, 6),
           (4, 3, 3, 3), (4,))
     check(lambda L, x, w: L.nn.functional.conv2d(x, w, padding=1, groups=3), (2, 3, 6, 6),
@@ -512,9 +513,9 @@ def test_seed001_60_parameters():
 def test_threaded_kernels_match(monkeypatch):
     """The copies and multiply-adds split over channels on worker threads give the same
     numbers (forced on for small inputs here; 3 threads so the split is uneven)."""
-    from shendu._ops import conv as C
-    monkeypatch.setattr(C, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(C, "NUM_THREADS", 3)
+    from shendu.backend import conv as C, threads as T
+    monkeypatch.setattr(T, "CHANNEL_SPLIT_MIN", 0)
+    monkeypatch.setattr(T, "CHANNEL_THREADS", 3)
     monkeypatch.setattr(C, "BLOCK_ELEMS", 16)            # several cache blocks too
     check(lambda L, x, w, b: L.nn.functional.conv2d(x, w, b, padding=1, stride=2), (3, 5, 7, 6),
           (4, 5, 3, 3), (4,))
@@ -538,7 +539,7 @@ ROUTES = [
 
 @pytest.mark.parametrize("xs,ws,kw,route", ROUTES, ids=[r[3] + str(i) for i, r in enumerate(ROUTES)])
 def test_input_gradient_routes(xs, ws, kw, route):
-    from shendu._ops import conv as C
+    from shendu.backend import conv as C
     nd = len(xs) - 2
     x = shendu.zeros(*xs)
     w = shendu.zeros(*ws)
@@ -555,9 +556,9 @@ def test_input_gradient_routes(xs, ws, kw, route):
 def test_threads_after_fork(monkeypatch):
     """A forked child (a DataLoader worker) must not wait on the parent's dead pool threads."""
     import multiprocessing as mp
-    from shendu._ops import conv as C
-    monkeypatch.setattr(C, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(C, "NUM_THREADS", 2)
+    from shendu.backend import threads as T
+    monkeypatch.setattr(T, "CHANNEL_SPLIT_MIN", 0)
+    monkeypatch.setattr(T, "CHANNEL_THREADS", 2)
     x, w = shendu.randn(2, 4, 6, 6), shendu.randn(4, 1, 3, 3)
     expected = F.conv2d(x, w, padding=1, groups=4).numpy()     # parent's pool now exists
     ctx = mp.get_context("fork")

@@ -173,6 +173,26 @@ def test_sparse_statistics(sparsity):
     assert abs(rows_hit.mean() - math.ceil(sparsity * rows) / rows) < 1e-12
 
 
+def test_sparse_nonzeros_per_unit():
+    # the notes' form: exactly k non-zero incoming weights per unit (row of (out, in))
+    shendu.manual_seed(7)
+    w = init.sparse_(_empty(300, 784, dtype=shendu.float64), nonzeros=10, std=0.05).numpy()
+    assert ((w != 0).sum(1) == 10).all()
+    nz = w[w != 0]
+    assert abs(nz.std() / 0.05 - 1) < 0.05
+    cols_hit = (w != 0).sum(0)                      # inputs chosen at random, not a fixed few
+    assert (cols_hit > 0).sum() > 700 and cols_hit.max() < 20
+    assert ((init.sparse_(_empty(4, 6), nonzeros=10).numpy() != 0).sum(1) == 6).all()  # capped
+    lin = shendu.nn.Linear(50, 20)
+    init.sparse_(lin.weight, nonzeros=3)
+    assert ((lin.weight.detach().numpy() != 0).sum(1) == 3).all()
+    for bad in ({}, {"sparsity": 0.1, "nonzeros": 3}):
+        with pytest.raises(ValueError, match="either sparsity .* or nonzeros"):
+            init.sparse_(_empty(3, 4), **bad)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        init.sparse_(_empty(3, 4), nonzeros=2.5)
+
+
 def test_lecun_and_small_random():
     shendu.manual_seed(8)
     w = init.lecun_normal_(_empty(2000, 500)).numpy()

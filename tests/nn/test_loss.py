@@ -675,8 +675,9 @@ def test_zero_one_and_perceptron_binary():
     np.testing.assert_array_equal(z.numpy(), [0, 1, 1, 0, 1])
     assert not z.requires_grad
     p = shendu.nn.functional.perceptron_loss(f, y, reduction="none")
-    np.testing.assert_array_equal(p.numpy(), [0, 1.0, 0.5, 0, 0])      # max(0, −y·f)
-    assert not p.requires_grad
+    np.testing.assert_array_equal(p.detach().numpy(), [0, 1.0, 0.5, 0, 0])   # max(0, −y·f)
+    p.sum().backward()                       # Rosenblatt's update: −y where y·f ≤ 0
+    np.testing.assert_array_equal(f.grad.numpy(), [0, -1.0, 1.0, 0, -1.0])
     assert shendu.nn.functional.zero_one_loss(f, y).item() == pytest.approx(0.6)
     # 0/1 labels read as −1/+1
     np.testing.assert_array_equal(

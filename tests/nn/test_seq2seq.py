@@ -109,4 +109,4 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="cell must be"):
         S.Seq2Seq(cell="RNN")
     with pytest.raises(ValueError, match="attention must be"):
-        S.Seq2Seq(attention="dot")
+        S.Seq2Seq(attention="cosine")

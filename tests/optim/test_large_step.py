@@ -49,7 +49,7 @@ CASES = {
 def test_sliced_threaded_step_equals_the_serial_one_and_torch(name, monkeypatch):
     make = CASES[name]
     fast = _run(shendu, make, shendu.float64)
-    monkeypatch.setattr(O, "PARALLEL_MIN", 1 << 62)
+    monkeypatch.setattr(O, "PARALLEL_UPDATE_MIN", 1 << 62)
     monkeypatch.setattr(O, "CHUNK_BYTES", 1 << 62)
     slow = _run(shendu, make, shendu.float64)
     for a, b in zip(fast, slow):

@@ -141,8 +141,9 @@ def test_best_model_checkpointing(tmp_path):
     best = ModelCheckpoint(tmp_path / "last.safetensors", monitor="score", mode="min")
     run(4, callbacks=[Score([2.0, 0.5, 0.7, 0.9]), snaps, best])
     saved = shendu.load(tmp_path / "last.best.safetensors")           # epoch 2's weights
+    assert saved["epoch"] == 2 and saved["score"] == 0.5
     for k, v in snaps.weights[2].items():
-        assert np.array_equal(saved[k].numpy(), v.numpy()), k
+        assert np.array_equal(saved["model"][k].numpy(), v.numpy()), k
     last = shendu.load(tmp_path / "last.safetensors")                 # the full state, epoch 4
     assert last["epoch"] == 4
     for k, v in snaps.weights[4].items():
@@ -154,7 +155,7 @@ def test_fit_checkpoint_argument_tracks_val_loss(tmp_path):
     best_epoch = int(np.argmin(hist["val_loss"])) + 1
     saved = shendu.load(tmp_path / "c.best.safetensors")
     m = small_cnn()
-    m.load_state_dict(saved)
+    m.load_state_dict(saved["model"])
     loss = evaluate(m, DataLoader(data(30, seed=1), batch_size=16))["loss"]
     assert loss == pytest.approx(hist["val_loss"][best_epoch - 1], rel=1e-6)
 

@@ -10,15 +10,14 @@ from .inplace import make_inplace, _fast_arith, inplace as _run_inplace, needs_g
 
 _METHODS = {
     elementwise: """add sub subtract mul multiply div divide true_divide floor_divide remainder fmod
-        pow neg negative abs absolute exp exp2 log log2 log10 log1p expm1 sqrt rsqrt square
-        reciprocal sin cos tan asin acos atan atan2 arcsin arccos arctan sinh cosh tanh sigmoid
-        relu sign sgn floor ceil round trunc frac clamp clip clamp_min clamp_max maximum minimum
+        pow neg negative abs absolute square atan2 sign sgn floor ceil round trunc frac clamp
+        clip clamp_min clamp_max maximum minimum
         fmax fmin lerp addcmul addcdiv erf erfc xlogy hypot eq ne lt le gt ge greater
         greater_equal less less_equal not_equal equal allclose isclose isnan isinf isfinite
         logical_and logical_or logical_not logical_xor bitwise_and bitwise_or bitwise_xor
         bitwise_not nan_to_num signbit""",
     reduction: """sum mean nansum nanmean var std prod max min amax amin aminmax argmax argmin
-        logsumexp cumsum cummax cummin norm all any count_nonzero sort argsort msort topk
+        logsumexp cumsum cummax cummin all any count_nonzero sort argsort msort topk
         kthvalue median nanmedian mode unique bincount histc""",
     shape: """reshape view flatten unflatten squeeze unsqueeze transpose swapaxes swapdims permute
         t movedim moveaxis expand expand_as repeat tile split chunk unbind tensor_split flip
@@ -27,9 +26,9 @@ _METHODS = {
     indexing: """gather scatter scatter_add index_select index_add index_copy index_fill
         masked_fill masked_select masked_scatter take take_along_dim nonzero argwhere index_put
         scatter_reduce""",
-    activation: "softmax log_softmax",
+    activation: "softmax log_softmax relu",
     linalg: """matmul mm bmm mv dot vdot inner outer ger addmm addmv baddbmm addbmm kron trace
-        cross""",
+        cross norm""",
     misc: """cumprod logcumsumexp diff logaddexp logaddexp2 logit deg2rad rad2deg float_power
         erfinv lgamma digamma dist sinc heaviside copysign hsplit vsplit dsplit sum_to_size""",
 }
@@ -39,6 +38,11 @@ def _attach():
     for mod, names in _METHODS.items():
         for name in names.split():
             setattr(Tensor, name, getattr(mod, name))
+        for name in mod.__all__:                # functions made by elementwise.unary_op:
+            fn = getattr(mod, name)             # the method and its in-place twin
+            if getattr(fn, "tensor_method", False):
+                setattr(Tensor, name, fn)
+                setattr(Tensor, name + "_", make_inplace(fn, name + "_"))
     Tensor.unfold = shape.unfold_dim
     Tensor.__getitem__ = indexing.getitem
     Tensor.__setitem__ = indexing.setitem
@@ -88,11 +92,10 @@ def _attach():
     Tensor.__itruediv__ = lambda a, b: a.div_(b)
     Tensor.__ipow__ = lambda a, b: a.pow_(b)
     Tensor.__imatmul__ = lambda a, b: _run_inplace(a, linalg.matmul, b)
-    for name in ("pow neg abs exp log log1p log2 log10 expm1 sqrt rsqrt sin cos tan tanh sigmoid "
-                 "relu clamp clamp_min clamp_max clip floor ceil round trunc frac sign reciprocal "
-                 "square lerp addcmul addcdiv floor_divide remainder fmod erf atan2 "
+    for name in ("pow neg abs relu clamp clamp_min clamp_max clip floor ceil round trunc frac "
+                 "sign square lerp addcmul addcdiv floor_divide remainder fmod atan2 "
                  "maximum minimum nan_to_num").split():
-        setattr(Tensor, name + "_", make_inplace(getattr(E, name), name + "_"))
+        setattr(Tensor, name + "_", make_inplace(getattr(Tensor, name), name + "_"))
     for name in ("masked_fill index_fill index_add index_copy scatter scatter_add "
                  "masked_scatter index_put").split():
         setattr(Tensor, name + "_", make_inplace(getattr(indexing, name), name + "_"))

@@ -4,49 +4,11 @@ import numbers
 
 import numpy as np
 
-from .. import _dtype, _threads
+from .. import _dtype
 from .._tensor import Tensor, _make, _wrap_dim, Size
 from ..autograd.function import Node
 
 _SCALARS = (int, float, bool)
-
-
-# ------------------------------------------------------------------ large elementwise ops
-# One NumPy thread streams fresh arrays at a fraction of the memory bandwidth (seen: 1M-element
-# float32 multiply 1.5 ms in a chain on one core of the Xeon, 0.8 ms split over two), while
-# PyTorch splits every large elementwise op over its threads. ufunc loops release the GIL,
-# so halves on shendu's threads run at once.
-UFUNC_SPLIT_MIN = 1 << 18      # elements below which a split costs what it saves
-
-
-def ufunc(f, *args):
-    """``f(*args)`` for a NumPy ufunc ``f``, split over shendu's threads when the output is
-    large and every array operand is C-contiguous with the first one's shape (scalars may
-    join); otherwise the plain call, with NumPy's broadcasting and errors."""
-    a = args[0] if type(args[0]) is np.ndarray else args[-1]
-    if type(a) is not np.ndarray or a.size < UFUNC_SPLIT_MIN or not a.flags.c_contiguous:
-        return f(*args)
-    for b in args[1:]:
-        if type(b) is np.ndarray and (b.shape != a.shape or not b.flags.c_contiguous):
-            return f(*args)
-    t = _threads.get_num_threads()
-    if t <= 1 or _threads.in_parallel_region():
-        return f(*args)
-    flat = [x.reshape(-1) if type(x) is np.ndarray else x for x in args]
-    head = f(*[x[:1] if type(x) is np.ndarray else x for x in flat])  # NumPy's result dtype
-    out = np.empty(a.shape, head.dtype)
-    dst = out.reshape(-1)
-    err = np.geterr()                  # errstate is per thread: carry the caller's
-
-    def part(lo, hi):
-        with np.errstate(**err):
-            f(*[x[lo:hi] if type(x) is np.ndarray else x for x in flat], out=dst[lo:hi])
-    _threads.run_ranges(part, a.size, t, align=64)
-    return out
-
-
-def is_tensor(x):
-    return isinstance(x, Tensor)
 
 
 def as_tensor_arg(x, dtype=None):
@@ -119,17 +81,6 @@ def broadcast_shapes(*shapes):
                 raise RuntimeError(f"The size of tensor a ({out[j]}) must match the size of tensor "
                                    f"b ({d}) at non-singleton dimension {i}")
     return Size(out)
-
-
-def check_broadcast(sa, sb):
-    """Raise torch's message naming both shapes when sa and sb do not broadcast."""
-    na, nb = len(sa), len(sb)
-    for i in range(1, min(na, nb) + 1):
-        x, y = sa[-i], sb[-i]
-        if x != y and x != 1 and y != 1:
-            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) "
-                               f"at non-singleton dimension {max(na, nb) - i} "
-                               f"(shapes {tuple(sa)} and {tuple(sb)})")
 
 
 # ------------------------------------------------------------------ casting

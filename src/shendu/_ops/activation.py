@@ -1,4 +1,10 @@
-"""Activation functions (seed 002 §3.4.3) and their derivatives, as torch.nn.functional.
+"""Activation functions and their derivatives, as torch.nn.functional (seed 002 §3.4.3
+tabulates the derivatives: σ' = σ(1 − σ), tanh' = 1 − tanh², ReLU' = 0 or 1, the first
+two ≈ 0 once |x| ≈ 10, which is why saturating units learn slowly).
+
+tanh, sigmoid and relu are the hot ones: their backward is a node of its own (TanhGrad,
+SigmoidGrad, MaskGrad) whose forward runs the backend's one-pass routine and whose own
+backward is written with shendu's ops, so create_graph takes the same fast path.
 
 Each one is a Node whose forward is NumPy and whose backward is written with shendu's
 differentiable ops, so second derivatives (gradgradcheck, Hessians) work. Piecewise-linear
@@ -18,8 +24,8 @@ import numpy as np
 
 from .._tensor import _make, _wrap_dim
 from ..autograd.function import Node
-from .elementwise import (where, exp, erf, sigmoid, tanh, relu as _relu, abs as _abs,
-                          mask_grad, _float_input)
+from ..backend import elementwise as _be
+from .elementwise import where, exp, erf, abs as _abs, mask_grad, _float_input, unary_op
 from .reduction import max as _max
 from .shape import chunk, unflatten
 from .inplace import inplace as _inplace
@@ -57,10 +63,71 @@ def _positive(x):
     return x > 0
 
 
-def _np_sigmoid(x):
-    e = np.exp(-np.abs(x))
-    r = 1.0 / (1.0 + e)
-    return np.where(x >= 0, r, e * r)
+# ------------------------------------------------------------------ relu, tanh, sigmoid
+class Relu(Node):
+    """max(x, 0); backward selects gy where x > 0 (a NaN input passes its gradient)."""
+
+    def forward(self, x):
+        if self._needs_grad:
+            y, self.mask = _be.relu_with_mask(x)
+            return y
+        return _be.relu(x)
+
+    def backward(self, gy):
+        return mask_grad(gy, self.mask)
+
+
+class Tanh(Node):
+    save_output = True
+
+    def forward(self, x):
+        return _be.tanh(x)
+
+    def backward(self, gy):
+        return TanhGrad.apply(gy, self.saved_output)
+
+
+class TanhGrad(Node):
+    """gy (1 − y²) for y = tanh(x), in one pass (Chainer's TanhGrad): a node of its own, so
+    that create_graph runs the same fast forward and differentiates it here."""
+    save_inputs = (0, 1)
+
+    def forward(self, gy, y):
+        return _be.tanh_backward(gy, y)
+
+    def backward(self, gg):
+        gy, y = self.saved_tensors
+        need = self.needs_input_grad
+        return (TanhGrad.apply(gg, y) if need[0] else None,
+                gg * gy * y * -2.0 if need[1] else None)
+
+
+class Sigmoid(Node):
+    save_output = True
+
+    def forward(self, x):
+        return _be.sigmoid(x)
+
+    def backward(self, gy):
+        return SigmoidGrad.apply(gy, self.saved_output)
+
+
+class SigmoidGrad(Node):
+    """gy y (1 − y) for y = sigmoid(x), in one pass; differentiable as TanhGrad."""
+    save_inputs = (0, 1)
+
+    def forward(self, gy, y):
+        return _be.sigmoid_backward(gy, y)
+
+    def backward(self, gg):
+        gy, y = self.saved_tensors
+        need = self.needs_input_grad
+        return (SigmoidGrad.apply(gg, y) if need[0] else None,
+                gg * gy * (1.0 - 2.0 * y) if need[1] else None)
+
+
+tanh = unary_op(Tanh, "tanh")
+sigmoid = unary_op(Sigmoid, "sigmoid")
 
 
 # ------------------------------------------------------------------ piecewise linear
@@ -171,7 +238,7 @@ class Silu(Node):
     save_inputs = (0,)
 
     def forward(self, x):
-        return x * _np_sigmoid(x)
+        return x * _be.sigmoid(x)
 
     def backward(self, gy):
         x, = self.saved_tensors
@@ -311,12 +378,12 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 # ------------------------------------------------------------------ public functions
 def relu(input, inplace=False):
     """max(x, 0)."""
-    return relu_(input) if inplace else _relu(input)
+    return relu_(input) if inplace else Relu.apply(input)
 
 
 def relu_(input):
     """In-place relu."""
-    return _inplace(input, _relu)
+    return _inplace(input, Relu.apply)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):

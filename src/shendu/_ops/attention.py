@@ -1,4 +1,5 @@
-"""Attention (seed 004 "seq2seq attention机制").
+"""Attention (seed 004 "seq2seq attention机制": a seq2seq decoder attends over all the
+encoder's states, weighting each by a score, instead of reading one fixed context vector).
 
 Every attention here is the same three steps: a score for each (query, key) pair, a
 softmax over the keys (masked positions get -inf, so weight 0), and the weighted sum of
@@ -19,7 +20,8 @@ import warnings
 import numpy as np
 
 from .._tensor import Tensor, _make
-from .elementwise import tanh, where
+from .elementwise import where
+from .activation import tanh
 from .linear import linear
 from .shape import cat, pad as _pad
 from .activation import softmax

@@ -7,18 +7,19 @@ import math
 
 import numpy as np
 
-from .. import _dtype, _kernels
+from .. import _dtype
 from .._tensor import Tensor, _make
-from ..autograd import grad_mode
 from ..autograd.function import Node, _trace
 from ._base import (promote, sum_to, shape_of, cast, as_tensor_arg, scalar_value,
-                    broadcast_shapes, ufunc)
+                    broadcast_shapes)
+from ..backend.elementwise import ufunc, masked
 
 __all__ = ["add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide",
            "floor_divide", "remainder", "fmod", "pow", "neg", "negative", "abs", "absolute",
            "exp", "exp2", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "square",
            "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
-           "tanh", "sigmoid", "relu", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
+           "asinh", "acosh", "atanh",
+           "sign", "sgn", "floor", "ceil", "round", "trunc", "frac",
            "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "fmax", "fmin",
            "where", "lerp", "addcmul", "addcdiv", "erf", "erfc", "xlogy", "hypot",
            "eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
@@ -41,11 +42,6 @@ def _mismatch(sa, sb):
     return "incompatible shapes"
 
 
-def _grad(g, node, i):
-    """Whether input ``i`` of ``node`` needs a gradient."""
-    return node.next_functions[i][0] is not None
-
-
 # ------------------------------------------------------------------ binary arithmetic
 class Add(Node):
     def forward(self, a, b):
@@ -56,9 +52,9 @@ class Add(Node):
             raise _bcast_error(a, b, "add") from None
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None,
-                sum_to(gy, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy, self.sa) if need[0] else None,
+                sum_to(gy, self.sb) if need[1] else None)
 
 
 class Sub(Node):
@@ -70,9 +66,9 @@ class Sub(Node):
             raise _bcast_error(a, b, "sub") from None
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None,
-                -sum_to(gy, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy, self.sa) if need[0] else None,
+                -sum_to(gy, self.sb) if need[1] else None)
 
 
 class Mul(Node):
@@ -87,9 +83,9 @@ class Mul(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
-        return (sum_to(gy * b, self.sa) if nf[0][0] is not None else None,
-                sum_to(gy * a, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(gy * b, self.sa) if need[0] else None,
+                sum_to(gy * a, self.sb) if need[1] else None)
 
 
 class Div(Node):
@@ -104,10 +100,10 @@ class Div(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         ga = gy / b
-        return (sum_to(ga, self.sa) if nf[0][0] is not None else None,
-                sum_to(-ga * a / b, self.sb) if nf[1][0] is not None else None)
+        return (sum_to(ga, self.sa) if need[0] else None,
+                sum_to(-ga * a / b, self.sb) if need[1] else None)
 
 
 class PowScalar(Node):
@@ -144,12 +140,12 @@ class Pow(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         ad, bd = np.asarray(_raw(a)), np.asarray(_raw(b))
         ga = gb = None
-        if nf[0][0] is not None:            # d/da a**b = b a**(b-1), and 0 where b == 0
+        if need[0]:            # d/da a**b = b a**(b-1), and 0 where b == 0
             ga = sum_to(where(_const(bd == 0), 0.0, gy * b * pow(a, b - 1.0)), self.sa)
-        if nf[1][0] is not None:            # d/db a**b = a**b log a, and 0 where a == 0, b >= 0
+        if need[1]:            # d/db a**b = a**b log a, and 0 where a == 0, b >= 0
             if isinstance(a, Tensor):
                 la = log(a)
             else:
@@ -232,12 +228,12 @@ class Remainder(Node):
 
     def backward(self, gy):
         a, b = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         gb = None
-        if nf[1][0] is not None:
+        if need[1]:
             q = np.floor(a._data / b._data) if self.fn is np.mod else np.trunc(_raw(a) / b._data)
             gb = sum_to(-gy * _const(q), self.sb)
-        return (sum_to(gy, self.sa) if nf[0][0] is not None else None), gb, None
+        return (sum_to(gy, self.sa) if need[0] else None), gb, None
 
 
 def remainder(input, other, *, out=None):
@@ -286,6 +282,20 @@ def _float_input(x):
     if x._data.dtype.kind != "f":
         x = cast(x, _dtype.default_float())
     return x
+
+
+def unary_op(node_cls, name, float_only=True, doc=None):
+    """The public function of a one-input Node: ``name(input, *, out=None)``, integer inputs
+    promoted to the default float dtype (unless ``float_only=False``). The function is
+    also attached as the Tensor method ``name`` (``_ops.__init__`` attaches every function
+    marked ``tensor_method`` that a family exports in ``__all__``)."""
+    def fn(input, *, out=None):
+        x = _float_input(input) if float_only else input
+        return _out(node_cls.apply(x), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise {name} (integer inputs give the default float dtype)."
+    fn.tensor_method = True
+    return fn
 
 
 class Neg(Node):
@@ -490,9 +500,9 @@ class Atan2(Node):
         a, b = self.saved_tensors
         d = a * a + b * b
         r = gy / where(d == 0, math.inf, d)         # gradient 0 at (0, 0), as torch
-        nf = self.next_functions
-        return (sum_to(r * b, self.sa) if nf[0][0] is not None else None,
-                sum_to(-r * a, self.sb) if nf[1][0] is not None else None)
+        need = self.needs_input_grad
+        return (sum_to(r * b, self.sa) if need[0] else None,
+                sum_to(-r * a, self.sb) if need[1] else None)
 
 
 class Sinh(Node):
@@ -517,84 +527,13 @@ class Cosh(Node):
         return gy * sinh(x)
 
 
-class Tanh(Node):
-    save_output = True
-
-    def forward(self, x):
-        return ufunc(np.tanh, x)
-
-    def backward(self, gy):
-        y = self.saved_output
-        fused = _fused_output_grad(_kernels.tanh_grad, gy, y)
-        return fused if fused is not None else gy * (1.0 - y * y)
-
-
-class Sigmoid(Node):
-    save_output = True
-
-    def forward(self, x):
-        e = np.exp(-np.abs(x))            # never overflows
-        r = 1.0 / (1.0 + e)
-        return np.where(x >= 0, r, e * r)
-
-    def backward(self, gy):
-        y = self.saved_output
-        fused = _fused_output_grad(_kernels.sigmoid_grad, gy, y)
-        return fused if fused is not None else gy * (y * (1.0 - y))
-
-
-def _fused_output_grad(kernel, gy, y):
-    """A gradient computed from the output y in one compiled pass, or None: with
-    create_graph (the expression must stay differentiable) or where the kernels do not
-    apply."""
-    if grad_mode.is_grad_enabled():          # create_graph: keep the differentiable form
-        return None
-    g, ya = gy._data, y._data
-    if g.dtype != ya.dtype or not _flat_kernel_ok(g, ya):
-        return None
-    out = np.empty_like(g)
-    _kernels.run_split(kernel, g.reshape(-1), ya.reshape(-1), g.dtype.type(1), out.reshape(-1))
-    return _make(out, None, 0)
-
-
-def _flat_kernel_ok(*arrays):
-    """Whether the compiled elementwise kernels take these arrays: numba on, a float
-    dtype it compiles, C-contiguous (so each is one flat run) and of one shape."""
-    a = arrays[0]
-    return (a.dtype in _kernels.KERNEL_DTYPES and _kernels.enabled()
-            and all(b.flags.c_contiguous and b.shape == a.shape for b in arrays))
-
-
-class Relu(Node):
-    def forward(self, x):
-        if self._needs_grad and _flat_kernel_ok(x):
-            y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
-            _kernels.run_split(_kernels.relu_mask, x.reshape(-1), y.reshape(-1), m.reshape(-1))
-            self.mask = m
-            return y
-        y = np.maximum(x, 0)
-        if self._needs_grad:
-            self.mask = ~np.less_equal(y, 0)       # torch: a NaN passes its gradient
-        return y
-
-    def backward(self, gy):
-        return mask_grad(gy, self.mask)
-
-
 class MaskGrad(Node):
-    """gy * mask for a constant boolean mask (the backward of relu, clamp, ...).
-
-    In NumPy a multiplication (4-5x faster than np.where); it differs from torch only where
-    the incoming gradient is already inf/NaN at a masked-out position (NaN * 0 = NaN). The
-    compiled kernel selects, as torch does."""
+    """gy * mask for a constant boolean mask (the backward of relu, clamp, ...): g where
+    mask, else 0 (``backend.elementwise.masked``; its own backward is the same select)."""
 
     def forward(self, g, mask):
         self.mask = mask
-        if mask.dtype == np.bool_ and _flat_kernel_ok(g, mask):
-            out = np.empty_like(g)
-            _kernels.run_split(_kernels.select, g.reshape(-1), mask.reshape(-1), out.reshape(-1))
-            return out
-        return np.multiply(g, mask, dtype=g.dtype)
+        return masked(g, mask)
 
     def backward(self, gg):
         return mask_grad(gg, self.mask), None
@@ -613,6 +552,51 @@ class Abs(Node):
     def backward(self, gy):
         x, = self.saved_tensors
         return gy * _const(np.sign(x._data))
+
+
+class Asinh(Node):
+    """asinh x = log(x + sqrt(x² + 1)); d/dx = 1 / sqrt(x² + 1)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arcsinh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy * rsqrt(x * x + 1.0)
+
+
+asinh = unary_op(Asinh, "asinh")
+
+
+class Acosh(Node):
+    """acosh x for x >= 1 (NaN below, as torch); d/dx = 1 / sqrt(x² − 1)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arccosh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy * rsqrt(x * x - 1.0)
+
+
+acosh = unary_op(Acosh, "acosh")
+
+
+class Atanh(Node):
+    """atanh x for |x| < 1; d/dx = 1 / (1 − x²)."""
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return np.arctanh(x)
+
+    def backward(self, gy):
+        x, = self.saved_tensors
+        return gy / (1.0 - x * x)
+
+
+atanh = unary_op(Atanh, "atanh")
 
 
 class Erf(Node):
@@ -637,44 +621,27 @@ class Erfc(Node):
         return gy * (exp(-(x * x)) * (-2.0 / math.sqrt(math.pi)))
 
 
-def _unary(node_cls, float_only=True):
-    def fn(input, *, out=None):
-        x = _float_input(input) if float_only else input
-        return _out(node_cls.apply(x), out)
-    return fn
-
-
-exp = _unary(Exp)
-exp2 = _unary(Exp2)
-log = _unary(Log)
-log2 = _unary(Log2)
-log10 = _unary(Log10)
-log1p = _unary(Log1p)
-expm1 = _unary(Expm1)
-sqrt = _unary(Sqrt)
-rsqrt = _unary(Rsqrt)
-reciprocal = _unary(Reciprocal)
-sin = _unary(Sin)
-cos = _unary(Cos)
-tan = _unary(Tan)
-asin = _unary(Asin)
-acos = _unary(Acos)
-atan = _unary(Atan)
-sinh = _unary(Sinh)
-cosh = _unary(Cosh)
-tanh = _unary(Tanh)
-sigmoid = _unary(Sigmoid)
-erf = _unary(Erf)
-erfc = _unary(Erfc)
+exp = unary_op(Exp, "exp")
+exp2 = unary_op(Exp2, "exp2")
+log = unary_op(Log, "log")
+log2 = unary_op(Log2, "log2")
+log10 = unary_op(Log10, "log10")
+log1p = unary_op(Log1p, "log1p")
+expm1 = unary_op(Expm1, "expm1")
+sqrt = unary_op(Sqrt, "sqrt")
+rsqrt = unary_op(Rsqrt, "rsqrt")
+reciprocal = unary_op(Reciprocal, "reciprocal")
+sin = unary_op(Sin, "sin")
+cos = unary_op(Cos, "cos")
+tan = unary_op(Tan, "tan")
+asin = unary_op(Asin, "asin")
+acos = unary_op(Acos, "acos")
+atan = unary_op(Atan, "atan")
+sinh = unary_op(Sinh, "sinh")
+cosh = unary_op(Cosh, "cosh")
+erf = unary_op(Erf, "erf")
+erfc = unary_op(Erfc, "erfc")
 arcsin, arccos, arctan = asin, acos, atan
-
-for _f, _n in ((exp, "exp"), (exp2, "exp2"), (log, "log"), (log2, "log2"), (log10, "log10"),
-               (log1p, "log1p"), (expm1, "expm1"), (sqrt, "sqrt"), (rsqrt, "rsqrt"),
-               (reciprocal, "reciprocal"), (sin, "sin"), (cos, "cos"), (tan, "tan"),
-               (asin, "asin"), (acos, "acos"), (atan, "atan"), (sinh, "sinh"), (cosh, "cosh"),
-               (tanh, "tanh"), (sigmoid, "sigmoid"), (erf, "erf"), (erfc, "erfc")):
-    _f.__name__ = _f.__qualname__ = _n
-    _f.__doc__ = f"Elementwise {_n} (integer inputs give the default float dtype)."
 
 
 def atan2(input, other, *, out=None):
@@ -683,10 +650,6 @@ def atan2(input, other, *, out=None):
 
 
 arctan2 = atan2
-
-
-def relu(input):
-    return Relu.apply(input)
 
 
 def abs(input, *, out=None):
@@ -772,11 +735,11 @@ class Clamp(Node):
         return y.astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        nf = self.next_functions
-        gx = mask_grad(gy, self.mask) if nf[0][0] is not None else None
-        glo = sum_to(mask_grad(gy, self.lo_mask), self.shapes[0]) if nf[1][0] is not None else None
+        need = self.needs_input_grad
+        gx = mask_grad(gy, self.mask) if need[0] else None
+        glo = sum_to(mask_grad(gy, self.lo_mask), self.shapes[0]) if need[1] else None
         ghi = sum_to(mask_grad(gy, self.hi_mask & ~self.lo_mask if self.lo_mask is not None
-                               else self.hi_mask), self.shapes[1]) if nf[2][0] is not None else None
+                               else self.hi_mask), self.shapes[1]) if need[2] else None
         return gx, glo, ghi
 
 
@@ -821,9 +784,9 @@ class Maximum(Node):
         return y
 
     def backward(self, gy):
-        nf = self.next_functions
-        return (sum_to(gy * _const(self.wa), self.sa) if nf[0][0] is not None else None,
-                sum_to(gy * _const(self.wb), self.sb) if nf[1][0] is not None else None, None)
+        need = self.needs_input_grad
+        return (sum_to(gy * _const(self.wa), self.sa) if need[0] else None,
+                sum_to(gy * _const(self.wb), self.sb) if need[1] else None, None)
 
 
 def maximum(input, other, *, out=None):
@@ -867,11 +830,11 @@ class Where(Node):
         return np.where(cond, a, b)
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         c = self.cond
         return (None,
-                sum_to(mask_grad(gy, np.broadcast_to(c, gy.shape)), self.sa) if nf[1][0] is not None else None,
-                sum_to(mask_grad(gy, np.broadcast_to(~c, gy.shape)), self.sb) if nf[2][0] is not None else None)
+                sum_to(mask_grad(gy, np.broadcast_to(c, gy.shape)), self.sa) if need[1] else None,
+                sum_to(mask_grad(gy, np.broadcast_to(~c, gy.shape)), self.sb) if need[2] else None)
 
 
 def where(condition, input=None, other=None):

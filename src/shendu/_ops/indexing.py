@@ -146,11 +146,11 @@ class IndexPut(Node):
         return out
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         gx = gv = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy if self.accumulate else IndexPut.apply(gy, 0.0, self.key, False)
-        if nf[1][0] is not None:
+        if need[1]:
             gv = sum_to(getitem(gy, self.key), self.v_shape)
         return gx, gv, None, None
 
@@ -280,14 +280,14 @@ class Scatter(Node):
         return out
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         idx = _make(self.index, None, 0)
         gx = gs = None
         if self.reduce not in (None, "add"):
             raise RuntimeError("scatter with reduce='multiply' is not differentiable")
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy if self.reduce == "add" else Scatter.apply(gy, 0.0, self.dim, self.index, None)
-        if nf[1][0] is not None:
+        if need[1]:
             from .shape import pad_nd
             gs = gather(gy, self.dim, idx)
             if gs.shape != self.src_shape:    # src may be larger than index: the rest gets 0
@@ -384,13 +384,13 @@ class IndexAdd(Node):
         return out
 
     def backward(self, gy):
-        nf = self.next_functions
+        need = self.needs_input_grad
         gs = None
-        if nf[1][0] is not None:
+        if need[1]:
             gs = index_select(gy, self.dim, _make(self.index, None, 0))
             if self.alpha != 1:
                 gs = gs * self.alpha
-        return (gy if nf[0][0] is not None else None), gs, None, None, None
+        return (gy if need[0] else None), gs, None, None, None
 
 
 def index_add(input, dim, index, source, *, alpha=1):

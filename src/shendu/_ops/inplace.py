@@ -20,11 +20,11 @@ from ..autograd import grad_mode
 from ..autograd.function import Node, edge_of as _edge, _trace
 from ._base import sum_to, cast
 
-_enabled = grad_mode._enabled
+_mode = grad_mode._mode
 
 
 def needs_graph(self, *others):
-    if not _enabled[0]:
+    if not _mode.enabled:
         return False
     if self._requires_grad:
         return True
@@ -127,12 +127,12 @@ def commit_inplace(self, result):
     node.value_shape = tuple(result.shape)
     write(self, result._data)
     base.grad_fn, base._output_nr, base._requires_grad = node, 0, True
-    prev = _enabled[0]
-    _enabled[0] = True
+    prev = _mode.enabled
+    _mode.enabled = True
     try:
         v = self._view_fn(base)
     finally:
-        _enabled[0] = prev
+        _mode.enabled = prev
     self.grad_fn, self._output_nr, self._requires_grad = v.grad_fn, v._output_nr, True
     return self
 
@@ -154,12 +154,12 @@ class _Overwritten(Node):
 
 def view_of(arr_view_fn, arr):
     """Apply a Tensor view function to a raw array; returns the array view."""
-    prev = _enabled[0]
-    _enabled[0] = False
+    prev = _mode.enabled
+    _mode.enabled = False
     try:
         return arr_view_fn(_make(arr, None, 0))._data
     finally:
-        _enabled[0] = prev
+        _mode.enabled = prev
 
 
 class ViewScatter(Node):
@@ -184,9 +184,9 @@ class CopySlices(Node):
 
 
 def _scatter_backward(node, g):
-    nf = node.next_functions
-    gbase = ViewScatter.apply(g, 0.0, node.view_fn) if nf[0][0] is not None else None
-    gval = sum_to(node.view_fn(g), node.value_shape) if nf[1][0] is not None else None
+    need = node.needs_input_grad
+    gbase = ViewScatter.apply(g, 0.0, node.view_fn) if need[0] else None
+    gval = sum_to(node.view_fn(g), node.value_shape) if need[1] else None
     return gbase, gval
 
 
@@ -196,12 +196,12 @@ def inplace(self, fn, *args, **kwargs):
     if needs_graph(self, *args, *kwargs.values()):
         check_inplace_allowed(self)
         return commit_inplace(self, fn(self, *args, **kwargs))
-    prev = _enabled[0]
-    _enabled[0] = False
+    prev = _mode.enabled
+    _mode.enabled = False
     try:
         r = fn(self, *args, **kwargs)
     finally:
-        _enabled[0] = prev
+        _mode.enabled = prev
     write(self, r._data)
     return self
 

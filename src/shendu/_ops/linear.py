@@ -1,17 +1,19 @@
 """``linear``: y = x W^T + b in one node (the MLP hot path); ``bilinear``: y = x1^T A x2 + b."""
+import functools
+
 import numpy as np
 
 from ..autograd.function import Node
-from .._tensor import _make
-from ..autograd.grad_mode import _enabled
 from .inplace import _tname
 from ._base import sum_to
+from .fused import fused_grads
 
 __all__ = ["linear", "bilinear"]
 
 
 class Linear(Node):
     save_inputs = (0, 1)
+    b_shape = None
 
     def forward(self, x, w, b):
         y = np.matmul(x, w.T)
@@ -22,35 +24,32 @@ class Linear(Node):
 
     def backward(self, gy):
         x, w = self.saved_tensors
-        nf = self.next_functions
-        if not _enabled[0]:
-            return self._backward_arrays(gy._data, x._data, w._data, nf)
+        return fused_grads(self.needs_input_grad, self._grads_arrays,
+                           functools.partial(_linear_grads_graph, b_shape=self.b_shape), gy, x,
+                           w)
+
+    def _grads_arrays(self, g, x, w):
+        """(gx, gw, gb) on the arrays: g @ w, g^T x, Σ g (the training hot path)."""
+        need = self.needs_input_grad
         gx = gw = gb = None
-        if nf[0][0] is not None:
-            gx = gy @ w
-        if nf[1][0] is not None or nf[2][0] is not None:
-            g2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
-            if nf[1][0] is not None:
-                x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-                gw = g2.mT @ x2
-            if nf[2][0] is not None:
-                gb = sum_to(g2.sum(0), self.b_shape)
+        if need[0]:
+            gx = g @ w
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        if need[1]:
+            x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            gw = g2.T @ x2
+        if need[2]:
+            b = g2.sum(0)
+            gb = b if b.shape == self.b_shape else b.sum().reshape(self.b_shape)
         return gx, gw, gb
 
-    def _backward_arrays(self, g, x, w, nf):
-        """The same gradients on the arrays, building no nodes (backward without
-        create_graph: the training hot path)."""
-        gx = gw = gb = None
-        if nf[0][0] is not None:
-            gx = _make(g @ w, None, 0)
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        if nf[1][0] is not None:
-            x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-            gw = _make(g2.T @ x2, None, 0)
-        if nf[2][0] is not None:
-            b = g2.sum(0)
-            gb = _make(b if b.shape == self.b_shape else b.sum().reshape(self.b_shape), None, 0)
-        return gx, gw, gb
+
+def _linear_grads_graph(gy, x, w, b_shape):
+    """The same gradients with shendu ops (differentiable again)."""
+    g2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
+    x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    gb = sum_to(g2.sum(0), b_shape) if b_shape is not None else None
+    return gy @ w, g2.mT @ x2, gb
 
 
 def linear(input, weight, bias=None):

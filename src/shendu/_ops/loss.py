@@ -1,4 +1,8 @@
-"""Loss functions (seed 002 §3.4.10, seed 003, seed 004), as torch.nn.functional.
+"""Loss functions, as torch.nn.functional. Seed 002 §3.4.10 defines the cross-entropy cost
+C = −(1/n) Σ [y ln a + (1 − y) ln(1 − a)] and argues it is a cost (non-negative, near 0
+when every output is near its target) that does not learn slowly when a sigmoid output
+saturates; seeds 003 and 004 list the common losses (0-1, cross-entropy, focal, hinge,
+softmax cross-entropy for classification, ...).
 
 Every loss takes torch's ``reduction`` ('none' | 'mean' | 'sum'; legacy ``size_average`` /
 ``reduce`` are accepted and mapped as torch maps them). Most are compositions of
@@ -13,13 +17,15 @@ differentiable ops. Two are Nodes, for stability:
 
 ``binary_cross_entropy_with_logits`` is (1 − t)·x + (1 + (pos_weight − 1)·t)·softplus(−x),
 stable for any x. Losses torch lacks (focal, center, AM-softmax, L-softmax / A-softmax,
-0-1, perceptron) follow their papers; each docstring gives the formula.
+0-1, perceptron, binary hinge, contrastive) follow their papers; each docstring gives the
+formula.
 
 Shapes: element-wise losses take input and target of the same shape (broadcast with a
 warning otherwise); classification losses take input (N, C) or (N, C, d1, ...) or (C,)
 and class-index targets (N,) / (N, d1, ...) / () or, for cross_entropy, probabilities of
 the input's shape.
 """
+import functools
 import math
 import warnings
 
@@ -28,12 +34,13 @@ import numpy as np
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ..autograd import grad_mode
-from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, relu, sqrt,
+from .elementwise import (where, exp, expm1, log, log1p, abs as _abs, clamp, sqrt,
                           _float_input, minimum)
 from .indexing import gather
-from .activation import Softplus, log_softmax, logsigmoid, sigmoid
+from .activation import Softplus, log_softmax, logsigmoid, sigmoid, relu
 from .distance import pairwise_distance, normalize
 from .inplace import _tname
+from .fused import fused_grads
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -42,9 +49,9 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy
            "margin_ranking_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
            "poisson_nll_loss", "gaussian_nll_loss", "focal_loss", "sigmoid_focal_loss",
            "center_loss", "am_softmax_logits", "am_softmax_loss", "large_margin_logits",
-           "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss"]
+           "large_margin_softmax_loss", "zero_one_loss", "perceptron_loss", "hinge_loss",
+           "contrastive_loss"]
 
-_enabled = grad_mode._enabled
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -250,26 +257,23 @@ class SoftmaxCrossEntropy(Node):
         return np.asarray(-np.vdot(t, logp) * logp.dtype.type(scale))
 
     def backward(self, gy):
-        nf = self.next_functions
-        dim = self.dim
-        if _enabled[0]:                     # create_graph: the differentiable path
-            x, t = self.saved_tensors
-            logp = log_softmax(x, dim)
-            g = gy * self.scale if self.scale is not None else gy.unsqueeze(dim)
-            gx = g * (exp(logp) * t.sum(dim, keepdim=True) - t) if nf[0][0] is not None else None
-            gt = -g * logp if nf[1][0] is not None else None
-            return gx, gt
-        _, t = self.saved_tensors
-        t, logp = t._data, self.logp
-        g = gy._data
+        x, t = self.saved_tensors
+        graph = functools.partial(_cross_entropy_grads_graph, dim=self.dim, scale=self.scale)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gy, x, t)
+
+    def _grads_arrays(self, g, x, t):
+        """(gx, gt) from the log-probabilities kept by forward."""
+        need, dim, logp = self.needs_input_grad, self.dim, self.logp
         g = g * g.dtype.type(self.scale) if self.scale is not None else np.expand_dims(g, dim)
-        gx = gt = None
-        if nf[0][0] is not None:
-            p = np.exp(logp)
-            gx = _make(g * (p * t.sum(axis=dim, keepdims=True) - t), None, 0)
-        if nf[1][0] is not None:
-            gt = _make(-g * logp, None, 0)
-        return gx, gt
+        gx = g * (np.exp(logp) * t.sum(axis=dim, keepdims=True) - t) if need[0] else None
+        return gx, (-g * logp if need[1] else None)
+
+
+def _cross_entropy_grads_graph(gy, x, t, dim, scale):
+    """SoftmaxCrossEntropy's gradients with shendu ops (differentiable again)."""
+    logp = log_softmax(x, dim)
+    g = gy * scale if scale is not None else gy.unsqueeze(dim)
+    return g * (exp(logp) * t.sum(dim, keepdim=True) - t), -g * logp
 
 
 class SoftmaxCrossEntropyIndex(Node):
@@ -293,19 +297,27 @@ class SoftmaxCrossEntropyIndex(Node):
         return np.asarray(loss.sum() * loss.dtype.type(scale))
 
     def backward(self, gy):
+        x, = self.saved_tensors
+        graph = functools.partial(_cross_entropy_index_grad_graph, y=self.y, w=self.w,
+                                  scale=self.scale)
+        return fused_grads(self.needs_input_grad[:1], self._grads_arrays, graph, gy, x) + (None,) * 2
+
+    def _grads_arrays(self, g, x):
+        """(gx,) = w_n (softmax(x) − onehot(y_n)) · g, from the softmax kept by forward."""
         y, w, scale = self.y, self.w, self.scale
-        if _enabled[0]:                              # create_graph: the dense form
-            x, = self.saved_tensors
-            t = np.zeros(x._data.shape, x._data.dtype)
-            t[np.arange(t.shape[0]), y] = w
-            logp = log_softmax(x, 1)
-            g = gy * scale if scale is not None else gy.unsqueeze(1)
-            return g * (exp(logp) * _c(w[:, None]) - _c(t)), None, None
-        g = gy._data
         f = (w * g.dtype.type(scale)) * g if scale is not None else w * g
         gx = self.p * f[:, None]                     # (p is kept intact for retain_graph)
         gx[np.arange(gx.shape[0]), y] -= f
-        return _make(gx, None, 0), None, None
+        return (gx,)
+
+
+def _cross_entropy_index_grad_graph(gy, x, y, w, scale):
+    """SoftmaxCrossEntropyIndex's gradient in the dense form, with shendu ops."""
+    t = np.zeros(x._data.shape, x._data.dtype)
+    t[np.arange(t.shape[0]), y] = w
+    logp = log_softmax(x, 1)
+    g = gy * scale if scale is not None else gy.unsqueeze(1)
+    return (g * (exp(logp) * _c(w[:, None]) - _c(t)),)
 
 
 def _scale_for(reduction, denom):
@@ -381,11 +393,11 @@ class BinaryCrossEntropy(Node):
 
     def backward(self, gy):
         x, t = self.saved_tensors
-        nf = self.next_functions
+        need = self.needs_input_grad
         gx = gt = None
-        if nf[0][0] is not None:
+        if need[0]:
             gx = gy * (x - t) / clamp(x * (1.0 - x), min=1e-12)
-        if nf[1][0] is not None:
+        if need[1]:
             gt = gy * (log1p(-x) - log(x))
         return gx, gt
 
@@ -777,23 +789,27 @@ def large_margin_softmax_loss(input, weight, target, margin=2, normalize_weight=
                                              beta), target, reduction=reduction)
 
 
-# ------------------------------------------------------------------ metrics (no gradient)
+# ------------------------------------------------------------------ margins: 0-1, perceptron, hinge
 def _margins(input, target):
-    """y·f for binary scores (labels ±1; 0/1 labels are read as −1/+1), or f_y − max_{j≠y} f_j
-    for multi-class scores (N, C) with class indices: positive exactly when correct."""
-    f = input._data
+    """The margin as a differentiable tensor: y·f for binary scores (labels ±1; 0/1 labels
+    are read as −1/+1), or f_y − max_{j≠y} f_j for multi-class scores (N, C) with class
+    indices: positive exactly when correct."""
     y = target._data
     if target.shape == input.shape:
-        return np.where(y > 0, 1.0, -1.0).astype(f.dtype) * f
+        return input * _c(np.where(y > 0, 1.0, -1.0).astype(input._data.dtype))
     if input.dim() != 2 or target.shape != (input.shape[0],):
         raise RuntimeError(f"expected binary scores with labels of the same shape, or scores "
                            f"(N, C) with class indices (N,); got {tuple(input.shape)} and "
                            f"{tuple(target.shape)}")
-    yi = y.astype(np.int64)[:, None]
-    fy = np.take_along_axis(f, yi, 1)[:, 0]
-    others = f.copy()
-    np.put_along_axis(others, yi, -np.inf, 1)
-    return fy - others.max(1) if f.shape[1] > 1 else np.full(fy.shape, np.inf, f.dtype)
+    yi = y.astype(np.int64)
+    if yi.size and (yi.min() < 0 or yi.max() >= input.shape[1]):
+        raise IndexError(f"Target {int(yi.max() if yi.max() >= input.shape[1] else yi.min())} "
+                         f"is out of bounds for {input.shape[1]} classes.")
+    fy = gather(input, 1, _c(yi[:, None])).squeeze(1)
+    if input.shape[1] == 1:
+        return fy * 0.0 + np.inf
+    others = where(_c(_onehot_like(input, yi, 1) > 0), -np.inf, input)
+    return fy - others.max(1)[0]
 
 
 def zero_one_loss(input, target, reduction="mean"):
@@ -803,13 +819,46 @@ def zero_one_loss(input, target, reduction="mean"):
     the result carries no gradient."""
     reduction = _check_reduction(reduction)
     with grad_mode.no_grad():
-        wrong = (_margins(input, target) <= 0).astype(input._data.dtype)
+        wrong = (_margins(input, target)._data <= 0).astype(input._data.dtype)
         return _reduce(_c(wrong), reduction)
 
 
 def perceptron_loss(input, target, reduction="mean"):
-    """Perceptron loss (seed 003): 0 for a correct sample, −y·f for a wrong one, i.e.
-    max(0, −y·f); multi-class: max(0, max_{j≠y} f_j − f_y). A metric: no gradient."""
+    """Perceptron loss (seed 003; the perceptron of seed 002 §3.1.1): max(0, −m) with the
+    margin m = y·f (binary, labels ±1 or 0/1) or m = f_y − max_{j≠y} f_j (multi-class).
+
+    Its subgradient is Rosenblatt's update: −∂m/∂f for every sample with m ≤ 0 (wrong *or on
+    the boundary*, so zero-initialised weights move), 0 for the others. Trainable by any
+    optimizer; binary (N,) → (N,) per sample under 'none'."""
     reduction = _check_reduction(reduction)
-    with grad_mode.no_grad():
-        return _reduce(_c(np.maximum(-_margins(input, target), 0)), reduction)
+    m = _margins(input, target)
+    return _reduce(where(_c(m._data <= 0), -m, 0.0), reduction)
+
+
+def hinge_loss(input, target, margin=1.0, reduction="mean"):
+    """Binary hinge loss (the SVM's, seed 003): max(0, margin − y·f) for scores f and labels
+    y = ±1 (0/1 labels read as −1/+1), input and target of the same shape. Multi-class scores
+    (N, C) with class indices use max(0, margin − (f_y − max_{j≠y} f_j)) (Crammer–Singer);
+    torch's ``multi_margin_loss`` is the summed (Weston–Watkins) form. Subgradient −y where
+    the hinge is active (as ``clamp``)."""
+    reduction = _check_reduction(reduction)
+    return _reduce(clamp(margin - _margins(input, target), min=0), reduction)
+
+
+def contrastive_loss(input1, input2, target, margin=1.0, p=2.0, eps=1e-6, reduction="mean"):
+    """Contrastive loss (Hadsell, Chopra & LeCun 2006; seed 004's Siamese networks):
+    ½·[y·d² + (1 − y)·max(0, margin − d)²] with d = ‖x1 − x2 + eps‖_p (``pairwise_distance``)
+    and y = 1 for a similar pair, 0 for a dissimilar one. input1/input2 (N, D) or (D,),
+    target (N,) / () of 0/1 (bool, int or float)."""
+    reduction = _check_reduction(reduction)
+    if input1.shape != input2.shape or input1.dim() not in (1, 2):
+        raise RuntimeError(f"contrastive_loss: expected two inputs of the same shape (N, D) or "
+                           f"(D,), got {tuple(input1.shape)} and {tuple(input2.shape)}")
+    if tuple(target.shape) != tuple(input1.shape[:-1]):
+        raise RuntimeError(f"contrastive_loss: expected target of shape "
+                           f"{tuple(input1.shape[:-1])} (one 0/1 label per pair), got "
+                           f"{tuple(target.shape)}")
+    d = pairwise_distance(input1, input2, p, eps)
+    y = _c(target._data.astype(d._data.dtype))
+    far = clamp(margin - d, min=0)
+    return _reduce((y * d * d + (1 - y) * far * far) * 0.5, reduction)

@@ -9,7 +9,7 @@ from .._tensor import Tensor, _make, _wrap_dim
 from ..autograd.function import Node
 from ._base import promote, as_tensor_arg, sum_to
 from .elementwise import (_float_input, _const, exp, log, where, sub, mul, add, div,
-                          erf_np, _unary)
+                          erf_np, unary_op)
 from . import shape as _shape
 from .distance import pairwise_distance, cosine_similarity      # noqa: F401 (torch.* names)
 
@@ -295,11 +295,9 @@ def _trigamma_np(x):
         1.0 / 42 - inv2 * (1.0 / 30 - inv2 * (5.0 / 66)))))
 
 
-erfinv = _unary(ErfInv)
-lgamma = _unary(LGamma)
-digamma = _unary(DiGamma)
-for _f, _n in ((erfinv, "erfinv"), (lgamma, "lgamma"), (digamma, "digamma")):
-    _f.__name__ = _f.__qualname__ = _n
+erfinv = unary_op(ErfInv, "erfinv")
+lgamma = unary_op(LGamma, "lgamma")
+digamma = unary_op(DiGamma, "digamma")
 
 
 # ------------------------------------------------------------------ distances
@@ -367,11 +365,9 @@ def chain_matmul(*matrices):
 
 
 def slogdet(A):
-    from collections import namedtuple
-    from ..linalg import det
-    d = det(A)
-    sign = _make(np.sign(d._data), None, 0)
-    return namedtuple("slogdet", ["sign", "logabsdet"])(sign, d.abs().log())
+    """torch.slogdet: ``linalg.slogdet`` (LU based, no overflow)."""
+    from .linalg import slogdet as _slogdet
+    return _slogdet(A)
 
 
 def logdet(A):

@@ -13,6 +13,7 @@ trailing normalized_shape. The backward is the closed form
 run as one fused node on arrays; under create_graph the same formulas are written with
 shendu ops on the saved input, so higher derivatives are exact.
 """
+import functools
 import numbers
 
 import numpy as np
@@ -21,6 +22,7 @@ from .._tensor import Tensor, _make
 from ..autograd import grad_mode as _grad_mode
 from ..autograd.function import Node
 from ._base import sum_to
+from .fused import fused_grads
 from . import shape as _shape
 from .pooling import WindowSum, separable
 
@@ -105,10 +107,14 @@ class Normalize(Node):
         return y
 
     def backward(self, gy):
-        if _grad_mode._enabled[0]:
-            return self._backward_graph(gy)
-        x = self.saved_tensors[0]._data
-        g, axes, mu, inv, w = gy._data, self.axes, self.mu, self.inv, self.w
+        x, weight = self.saved_tensors
+        graph = functools.partial(_normalize_grads_graph, axes=self.axes, wshape=self.wshape,
+                                  pshape=self.pshape, eps=self.eps)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gy, x, weight)
+
+    def _grads_arrays(self, g, x, weight):
+        """The closed form on the arrays (the training hot path): (gx, gw, gb)."""
+        axes, mu, inv, w = self.axes, self.mu, self.inv, self.w
         m = x.size // mu.size
         need = self.needs_input_grad
         xc = x - rows(mu, x)
@@ -137,7 +143,7 @@ class Normalize(Node):
             gx *= inv
         gw = self._to_param(gw) if need[1] else None
         gb = self._to_param(gb) if need[2] else None
-        return _wrap(gx), _wrap(gw), _wrap(gb)
+        return gx, gw, gb
 
     def _across(self, s0, s1, m):
         """The sums Σ_R g, Σ_R g (x − μ) and the count m that ∂x uses (SyncBatchNorm makes
@@ -151,22 +157,17 @@ class Normalize(Node):
                                           if s == 1 and a.shape[lead + i] != 1)
         return (a.sum(axis=axes) if axes else a).reshape(self.pshape)
 
-    def _backward_graph(self, gy):
-        """The closed form with shendu ops on the saved input: differentiable again."""
-        x, weight = self.saved_tensors
-        axes, wshape, need = self.axes, self.wshape, self.needs_input_grad
-        xc = x - x.mean(axes, keepdim=True)
-        inv = ((xc * xc).mean(axes, keepdim=True) + self.eps).rsqrt()
-        xhat = xc * inv
-        gh = gy if weight is None else gy * weight.reshape(wshape)
-        gx = inv * (gh - gh.mean(axes, keepdim=True) - xhat * (gh * xhat).mean(axes, keepdim=True))
-        gw = sum_to(gy * xhat, wshape).reshape(self.pshape) if need[1] else None
-        gb = sum_to(gy, wshape).reshape(self.pshape) if need[2] else None
-        return gx, gw, gb
 
-
-def _wrap(a):
-    return None if a is None else _make(a, None, 0)
+def _normalize_grads_graph(gy, x, weight, axes, wshape, pshape, eps):
+    """The closed form with shendu ops on the saved input: differentiable again."""
+    xc = x - x.mean(axes, keepdim=True)
+    inv = ((xc * xc).mean(axes, keepdim=True) + eps).rsqrt()
+    xhat = xc * inv
+    gh = gy if weight is None else gy * weight.reshape(wshape)
+    gx = inv * (gh - gh.mean(axes, keepdim=True) - xhat * (gh * xhat).mean(axes, keepdim=True))
+    gw = sum_to(gy * xhat, wshape).reshape(pshape) if pshape is not None else None
+    gb = sum_to(gy, wshape).reshape(pshape) if pshape is not None else None
+    return gx, gw, gb
 
 
 def normalize_over(x, axes, weight, bias, eps, wshape):
@@ -202,7 +203,7 @@ def affine_with(x, mean, var, weight, bias, eps, wshape):
     """y = (x − mean) / √(var + eps) · weight + bias for given statistics (running estimates
     in eval mode), as x · a + c with per-channel a, c: differentiable in x, γ, β."""
     params = [t for t in (mean, var, weight, bias) if t is not None]
-    if not (_grad_mode._enabled[0] and any(t._requires_grad for t in params)):
+    if not (_grad_mode._mode.enabled and any(t._requires_grad for t in params)):
         a = 1.0 / np.sqrt(var._data + eps)          # constants: skip the small-tensor graph
         if weight is not None:
             a = a * weight._data

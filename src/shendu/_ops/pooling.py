@@ -17,11 +17,12 @@ import itertools
 
 import numpy as np
 
-from .. import _kernels
+from ..backend import pool as _pool
 from .._tensor import _make
 from ..autograd.function import Node
 from . import shape as _shape
-from .elementwise import relu, sign
+from .elementwise import sign
+from .activation import relu
 from .indexing import scatter
 from .reduction import mean
 
@@ -242,23 +243,6 @@ class Windows:
         return flat
 
 
-def _argmax_views(views, need_arg):
-    """The running maximum of ``views`` and (if asked) the index of the first view that
-    attains it, for windows free of NaN and -inf (the common case; see _exact_argmax)."""
-    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-    if not need_arg:
-        for v in views[2:]:
-            np.maximum(out, v, out=out)
-        return out, None
-    dt = np.uint8 if len(views) <= 256 else np.int32
-    arg = (views[1] > views[0]).astype(dt) if len(views) > 1 else np.zeros(out.shape, dt)
-    for k in range(2, len(views)):
-        later = np.greater(views[k], out).astype(dt)     # a later offset replaces: k is larger
-        np.maximum(arg, np.multiply(later, dt(k), out=later), out=arg)
-        np.maximum(out, views[k], out=out)
-    return out, arg
-
-
 def _exact_argmax(views, win):
     """torch's rule, for windows holding NaN or only -inf: start at the first position inside
     the input, move on for a strictly larger value or a NaN."""
@@ -272,22 +256,7 @@ def _exact_argmax(views, win):
 
 
 def _use_kernel(win, dtype):
-    return win.pairs and dtype in _kernels.KERNEL_DTYPES and _kernels.enabled()
-
-
-def _planes(a):
-    """(N, C, H, W) -> (N*C, H, W) (a view when the layout allows)."""
-    return a.reshape((-1,) + a.shape[2:])
-
-
-def _max_pool_2x2(xp, out_shape):
-    """The compiled twin of _argmax_views for Windows.pairs: (out, uint8 arg), or None
-    when a window holds a NaN."""
-    out = np.empty(out_shape, xp.dtype)
-    arg = np.empty(out_shape, np.uint8)
-    if _kernels.run_split(_kernels.max_pool_2x2, _planes(xp), _planes(out), _planes(arg)):
-        return None
-    return out, arg
+    return win.pairs and _pool.pairs_apply(dtype)
 
 
 class MaxPool(Node):
@@ -298,11 +267,11 @@ class MaxPool(Node):
         need_arg = self._needs_grad or with_indices
         fast = None
         if need_arg and _use_kernel(win, x.dtype):
-            fast = _max_pool_2x2(xp, x.shape[:2] + win.out)
+            fast = _pool.max_pool_pairs(xp, x.shape[:2] + win.out)
         if fast is not None:
             out, arg = fast
         else:
-            out, arg = _argmax_views([xp[key] for key in win.keys], need_arg)
+            out, arg = _pool.argmax_views([xp[key] for key in win.keys], need_arg)
         if arg is not None and out.size and x.dtype.kind == "f" and not out.min() > -np.inf:
             arg = _exact_argmax([xp[key] for key in win.keys], win)
         if self._needs_grad:
@@ -317,26 +286,15 @@ class MaxPool(Node):
 
 class MaxScatter(Node):
     """gy added back at each window's argmax (zeros elsewhere): the adjoint of MaxGather.
-    (In NumPy masks multiply rather than select, which is 4x faster; an infinite or NaN
-    gradient therefore also reaches the other positions of its window as NaN. The compiled
-    2x2 kernel selects, as torch does.)"""
+    (See ``backend.pool.scatter_argmax`` for its inf/NaN rule.)"""
 
     def forward(self, gy, win, arg):
         self.win, self.arg = win, arg
         if _use_kernel(win, gy.dtype):
-            gxp = np.empty(win.padded_shape(gy.shape[:2]), dtype=gy.dtype)
-            _kernels.run_split(_kernels.max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp))
-            return win.unpad(gxp)
+            return win.unpad(_pool.max_unpool_pairs(gy, arg, win.padded_shape(gy.shape[:2])))
         gxp = (np.empty if win.tiles else np.zeros)(win.padded_shape(gy.shape[:2]),
                                                     dtype=gy.dtype)
-        for k, key in enumerate(win.keys):
-            hit = arg == k
-            if win.disjoint:
-                np.multiply(gy, hit, out=gxp[key])
-            elif win.strided:
-                gxp[key] += gy * hit
-            else:
-                np.add.at(gxp, key, gy * hit)
+        _pool.scatter_argmax(gy, arg, win.keys, gxp, win.disjoint, win.strided)
         return win.unpad(gxp)
 
     def backward(self, gg):

@@ -17,7 +17,7 @@ from .elementwise import where, _const, mask_grad
 
 __all__ = ["sum", "mean", "nansum", "nanmean", "var", "std", "var_mean", "std_mean", "prod",
            "max", "min", "amax", "amin", "aminmax", "argmax", "argmin", "logsumexp", "cumsum",
-           "cummax", "cummin", "norm", "all", "any", "count_nonzero", "sort", "argsort", "msort",
+           "cummax", "cummin", "all", "any", "count_nonzero", "sort", "argsort", "msort",
            "topk", "kthvalue", "median", "nanmedian", "mode", "unique", "bincount", "histc"]
 
 values_indices = namedtuple("return_types", ["values", "indices"])
@@ -365,34 +365,6 @@ def cummax(input, dim):
 
 def cummin(input, dim):
     return _cum_ext(input, dim, False)
-
-
-class Norm2(Node):
-    """The Euclidean norm; its gradient x / ||x|| is taken as 0 where the norm is 0."""
-    save_inputs = (0,)
-    save_output = True
-
-    def forward(self, x, dims, keepdim):
-        self.in_shape, self.dims, self.keepdim = x.shape, dims, keepdim
-        return np.sqrt((x * x).sum(axis=dims, keepdims=keepdim))
-
-    def backward(self, gy):
-        x, = self.saved_tensors
-        y = expand_reduced(self.saved_output, self.in_shape, self.dims, self.keepdim)
-        g = expand_reduced(gy, self.in_shape, self.dims, self.keepdim)
-        zero = _const(y._data == 0)
-        safe = where(zero, 1.0, y)
-        return where(zero, 0.0, g * x / safe), None, None
-
-
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector p-norm over ``dim`` (all elements if None): p = 2 / 'fro', 1, inf, -inf, 0
-    or any other number."""
-    from ..linalg import vector_norm
-    if p == "nuc":
-        raise NotImplementedError("nuclear norm is not supported")
-    ord_ = 2 if p in ("fro", None) else p
-    return vector_norm(input, ord_, dim, keepdim, dtype=dtype)
 
 
 def all(input, dim=None, keepdim=False):

@@ -1,5 +1,7 @@
-"""Recurrent ops (seed 004): the RNN, LSTM and GRU cells and the recurrence that runs
-a cell over a sequence, trained by backpropagation through time (BPTT).
+"""Recurrent ops: the RNN, LSTM and GRU cells and the recurrence that runs a cell over a
+sequence, trained by backpropagation through time (BPTT). Seed 004 gives the forward
+equations of the three cells and derives BPTT: the recurrent weights are updated along
+two paths, back through time (W) and back to the inputs (U), like plain backprop.
 
 The cell equations, written once each (``rnn_tanh_cell``, ``rnn_relu_cell``,
 ``lstm_cell``, ``gru_cell``), as torch defines them::
@@ -33,40 +35,34 @@ padded batch of T steps is the packed layout with ``batch_sizes = (B,) * T``, so
 and variable lengths run through the same loop; a sequence that has ended keeps its
 state, so the final state of each sequence is the one after its last real step.
 """
+import functools
+
 import numpy as np
 
-from .._tensor import Tensor, _make
-from ..autograd import grad_mode
 from ..autograd.function import Node
-from . import elementwise as _E
+from . import activation as _A
+from ..backend import elementwise as _be
 from .dropout import dropout as _dropout
 from .linear import linear
 from .shape import cat, stack, _alias
+from .fused import fused_grads
 
 __all__ = []
-
-_enabled = grad_mode._enabled
 
 
 # ------------------------------------------------------------------ the cells
 class _NumPyMath:
     """The ``F`` of the cell functions on raw arrays."""
     tanh = staticmethod(np.tanh)
-
-    @staticmethod
-    def sigmoid(x):
-        return 0.5 * np.tanh(0.5 * x) + 0.5       # = 1 / (1 + e^-x), never overflows
-
-    @staticmethod
-    def relu(x):
-        return np.maximum(x, 0)
+    sigmoid = staticmethod(_be.sigmoid)
+    relu = staticmethod(_be.relu)
 
 
 class _TensorMath:
     """The ``F`` of the cell functions on Tensors (differentiable)."""
-    tanh = staticmethod(_E.tanh)
-    sigmoid = staticmethod(_E.sigmoid)
-    relu = staticmethod(_E.relu)
+    tanh = staticmethod(_A.tanh)
+    sigmoid = staticmethod(_A.sigmoid)
+    relu = staticmethod(_A.relu)
 
 
 def rnn_tanh_cell(gi, gh, state, F):
@@ -100,6 +96,24 @@ def lstm_cell(gi, gh, state, F, peephole=None):
         o = F.sigmoid(a[:, 3 * H:] + w_co * c2)
     tc = F.tanh(c2)
     return (o * tc, c2), (i, f, g, o, tc)
+
+
+def lstm_coupled_cell(gi, gh, state, F):
+    """The LSTM with coupled input and forget gates (seed 004's variant 2; Greff et al.
+    2017's CIFG): one gate f decides both what to forget and what to write, i = 1 − f.
+    Three gate blocks f, g, o::
+
+        c' = f * c + (1 − f) * g        h' = o * tanh(c')
+    """
+    c = state[1]
+    H = c.shape[-1]
+    a = gi + gh
+    f = F.sigmoid(a[:, :H])
+    g = F.tanh(a[:, H:2 * H])
+    o = F.sigmoid(a[:, 2 * H:])
+    c2 = g + f * (c - g)
+    tc = F.tanh(c2)
+    return (o * tc, c2), (f, g, o, tc)
 
 
 def gru_cell(gi, gh, state, F):
@@ -152,11 +166,14 @@ def _gru_back(dh, dstate, saved, prev, dgi, dgh):
 
 
 class _Cell:
-    """A cell kind: its maths, its NumPy backward, gates per hidden unit, and whether the
-    gradients of gi and gh are the same array (they differ only in the GRU)."""
+    """A cell kind: its maths, its NumPy backward (None: the sequence runs as a graph of
+    differentiable ops, :func:`recurrence_graph`), gates per hidden unit, whether the
+    gradients of gi and gh are the same array (they differ only in the GRU), and the
+    keyword under which the cell takes a layer's extra weights (the peepholes)."""
 
-    def __init__(self, name, fn, back, gates, same_grad=True):
+    def __init__(self, name, fn, back, gates, same_grad=True, extra=None):
         self.name, self.fn, self.back, self.gates, self.same_grad = name, fn, back, gates, same_grad
+        self.extra = extra
 
     def __repr__(self):
         return self.name
@@ -165,7 +182,9 @@ class _Cell:
 CELLS = {"RNN_TANH": _Cell("RNN_TANH", rnn_tanh_cell, _rnn_tanh_back, 1),
          "RNN_RELU": _Cell("RNN_RELU", rnn_relu_cell, _rnn_relu_back, 1),
          "LSTM": _Cell("LSTM", lstm_cell, _lstm_back, 4),
-         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False)}
+         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False),
+         "LSTM_PEEPHOLE": _Cell("LSTM_PEEPHOLE", lstm_cell, None, 4, extra="peephole"),
+         "LSTM_COUPLED": _Cell("LSTM_COUPLED", lstm_coupled_cell, None, 3)}
 
 
 # ------------------------------------------------------------------ the recurrence
@@ -225,14 +244,19 @@ class Recurrence(Node):
         return (out, *state)
 
     def backward(self, gout, *gstate):
-        if _enabled[0]:
-            return self._differentiable_backward(gout, *gstate)
-        gi, h0, c0, w_hh, b_hh, w_hr = (x._data if isinstance(x, Tensor) else x
-                                        for x in self.saved_tensors)
+        graph = functools.partial(_recurrence_grads_graph, cell=self.cell,
+                                  batch_sizes=self.batch_sizes, reverse=self.reverse,
+                                  need=self.needs_input_grad)
+        return fused_grads(self.needs_input_grad, self._grads_arrays, graph, gout, *gstate,
+                           *self.saved_tensors)
+
+    def _grads_arrays(self, dout, *rest):
+        """BPTT on the arrays kept by forward: the six input gradients."""
+        n = len(rest) - 6
+        dstate = [g.copy() for g in rest[:n]]
+        gi, h0, c0, w_hh, b_hh, w_hr = rest[n:]
         cell, bs = self.cell, self.batch_sizes
         off = _offsets(bs)
-        dout = gout._data
-        dstate = [g._data.copy() for g in gstate]
         dgi = np.empty_like(gi)
         dgh = dgi if cell.same_grad else np.empty_like(gi)
         if w_hr is not None:
@@ -259,27 +283,32 @@ class Recurrence(Node):
                  dgh.T @ prev[0] if need[3] else None,
                  np.ones(dgh.shape[0], dtype=dgh.dtype) @ dgh if need[4] else None,
                  dproj.T @ self.hraw if w_hr is not None and need[5] else None]
-        return tuple(None if g is None else _make(g, None, 0) for g in grads)
-
-    def _differentiable_backward(self, *gouts):
-        """create_graph: differentiate the forward rebuilt from differentiable ops."""
-        from ..autograd import grad
-        ins = list(self.saved_tensors)
-        need = self.needs_input_grad
-        for k, x in enumerate(ins):
-            if need[k]:
-                ins[k] = _alias(x)             # a distinct tensor per input position
-        outs = recurrence_graph(self.cell, *ins, self.batch_sizes, self.reverse)
-        wanted = [k for k in range(6) if need[k]]
-        gs = grad(outs, [ins[k] for k in wanted], gouts, create_graph=True, allow_unused=True)
-        res = [None] * 6
-        for k, g in zip(wanted, gs):
-            res[k] = g
-        return tuple(res)
+        return tuple(grads)
 
 
-def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
-    """What :class:`Recurrence` computes, built from differentiable ops step by step."""
+def _recurrence_grads_graph(gout, *rest, cell, batch_sizes, reverse, need):
+    """Recurrence's six input gradients with shendu ops: the forward rebuilt from
+    differentiable ops, differentiated (so differentiable again)."""
+    from ..autograd import grad
+    n = len(rest) - 6
+    ins = list(rest[n:])
+    for k, x in enumerate(ins):
+        if need[k]:
+            ins[k] = _alias(x)                 # a distinct tensor per input position
+    outs = recurrence_graph(cell, *ins, batch_sizes, reverse)
+    wanted = [k for k in range(6) if need[k]]
+    gs = grad(outs, [ins[k] for k in wanted], (gout,) + tuple(rest[:n]), create_graph=True,
+              allow_unused=True)
+    res = [None] * 6
+    for k, g in zip(wanted, gs):
+        res[k] = g
+    return tuple(res)
+
+
+def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse, extra=None):
+    """What :class:`Recurrence` computes, built from differentiable ops step by step
+    (``extra``: the cell's extra weights, e.g. the peepholes)."""
+    kw = {cell.extra: extra} if cell.extra else {}
     off = _offsets(batch_sizes)
     state = [h0] if c0 is None else [h0, c0]
     B = h0.shape[0]
@@ -288,7 +317,7 @@ def recurrence_graph(cell, gi, h0, c0, w_hh, b_hh, w_hr, batch_sizes, reverse):
         s, e = off[t], off[t + 1]
         b = e - s
         cur = [x if b == B else x[:b] for x in state]
-        new, _ = cell.fn(gi[s:e], linear(cur[0], w_hh, b_hh), cur, _TensorMath)
+        new, _ = cell.fn(gi[s:e], linear(cur[0], w_hh, b_hh), cur, _TensorMath, **kw)
         new = list(new)
         if w_hr is not None:
             new[0] = linear(new[0], w_hr)
@@ -310,9 +339,10 @@ def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirection
     """The stacked (and bidirectional) recurrence behind nn.RNN / LSTM / GRU.
 
     ``data`` (N, input_size) are packed time-major rows, ``h0``/``c0`` (layers·dirs, B, ·)
-    the initial states, ``weights[layer·dirs + d]`` = (w_ih, w_hh, b_ih, b_hh, w_hr).
-    Returns ``(output rows (N, dirs·P), h_n, c_n or None)``. Dropout (training only) is
-    applied to the input of every layer but the first."""
+    the initial states, ``weights[layer·dirs + d]`` = (w_ih, w_hh, b_ih, b_hh, w_hr[,
+    extra]) with ``extra`` the cell's own weights (the peepholes). Returns ``(output rows
+    (N, dirs·P), h_n, c_n or None)``. Dropout (training only) is applied to the input of
+    every layer but the first. Cells without a fused backward run as a graph."""
     cell = CELLS[mode]
     dirs = 2 if bidirectional else 1
     bs = tuple(int(b) for b in batch_sizes)
@@ -324,9 +354,14 @@ def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirection
         outs = []
         for d in range(dirs):
             k = layer * dirs + d
-            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k]
-            res = Recurrence.apply(linear(x, w_ih, b_ih), h0[k], None if c0 is None else c0[k],
-                                   w_hh, b_hh, w_hr, cell=cell, batch_sizes=bs, reverse=d == 1)
+            w_ih, w_hh, b_ih, b_hh, w_hr = weights[k][:5]
+            gi, c_k = linear(x, w_ih, b_ih), None if c0 is None else c0[k]
+            if cell.back is None:
+                res = recurrence_graph(cell, gi, h0[k], c_k, w_hh, b_hh, w_hr, bs, d == 1,
+                                       weights[k][5] if len(weights[k]) > 5 else None)
+            else:
+                res = Recurrence.apply(gi, h0[k], c_k, w_hh, b_hh, w_hr, cell=cell,
+                                       batch_sizes=bs, reverse=d == 1)
             outs.append(res[0])
             hs.append(res[1])
             if c0 is not None:

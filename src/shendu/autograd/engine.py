@@ -21,7 +21,7 @@ from . import grad_mode
 from .function import AccumulateGrad, _FREED_MSG
 from .._tensor import Tensor, _make
 
-_enabled = grad_mode._enabled
+_mode = grad_mode._mode
 
 
 def _root_edge(t):
@@ -128,7 +128,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         buf[nr] = g if buf[nr] is None else _add(buf[nr], g, create_graph)
 
     stolen = {id(g._data) for g, t in zip(seeds, grad_tensors) if t is not None}
-    prev_mode = _enabled[0]
+    prev_mode = _mode.enabled
     ready = [n for n in {id(r): r for r in root_nodes}.values() if deps.get(n, 0) == 0]
     try:
         while ready:
@@ -152,7 +152,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if d == 0:
                     ready.append(m)
     finally:
-        _enabled[0] = prev_mode
+        _mode.enabled = prev_mode
     return captured
 
 
@@ -182,21 +182,21 @@ def _run_node(node, grads, targets, captured, needed, retain_graph, create_graph
     if node._freed:
         raise RuntimeError(_FREED_MSG)
     if node._prehooks:
-        for h in node._prehooks:
+        for h in list(node._prehooks.values()):
             r = h(tuple(grads))
             if r is not None:
                 grads = list(r)
     if node._out_meta is not None:
         grads = [g if g is not None else _zeros(m) for g, m in zip(grads, node._out_meta)]
-    _enabled[0] = create_graph
+    _mode.enabled = create_graph
     try:
         gxs = node.backward(*grads)
     finally:
-        _enabled[0] = mode
+        _mode.enabled = mode
     if type(gxs) is not tuple:
         gxs = (gxs,)
     if node._hooks:
-        for h in node._hooks:
+        for h in list(node._hooks.values()):
             r = h(gxs, tuple(grads))
             if r is not None:
                 gxs = tuple(r)
@@ -223,7 +223,7 @@ def _add(a, b, create_graph):
 
 def _run_tensor_hooks(node, grads):
     for nr, hooks in node._pre_hooks.items():
-        for h in list(hooks):
+        for h in list(hooks.values()):
             if grads[nr] is None:
                 break
             r = h(grads[nr])
@@ -246,14 +246,14 @@ def _retain_grads(node, grads, create_graph):
 def _accumulate_leaf(var, g, create_graph, stolen):
     hooks = var.__dict__.get("_hooks")
     if hooks:
-        for h in list(hooks):
+        for h in list(hooks.values()):
             r = h(g)
             if r is not None:
                 g = r
     _accumulate_into(var, g, create_graph, stolen, hooked=bool(hooks))
     post = var.__dict__.get("_post_acc_hooks")
     if post:
-        for h in list(post):
+        for h in list(post.values()):
             h(var)
 
 

@@ -27,6 +27,7 @@ What backward may use:
   * plain attributes set in ``forward`` (shapes, masks, indices): constants.
 """
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .._tensor import Tensor, _make
 
 __all__ = ["Node", "AccumulateGrad", "Function", "FunctionCtx", "once_differentiable", "edge_of"]
 
-_enabled = grad_mode._enabled
+_mode = grad_mode._mode
 _NO_EDGE = (None, 0)
 _trace = [None]     # shendu.onnx's tracer while it records ops (.op(...), .written(...))
 
@@ -55,10 +56,10 @@ class Node:
                  "_needs_grad", "__dict__", "__weakref__")
     save_inputs = ()        # indices of positional args backward needs (True: all)
     save_output = False     # whether backward needs the (single) output
-    _pre_hooks = None       # {output_nr: [hook(grad) -> grad | None]} (tensor hooks)
+    _pre_hooks = None       # {output_nr: {id: hook(grad) -> grad | None}} (tensor hooks)
     _retain = None          # {output_nr: weakref to a tensor that retains its grad}
-    _hooks = None           # [hook(grad_inputs, grad_outputs)] (Node.register_hook)
-    _prehooks = None        # [hook(grad_outputs)] (Node.register_prehook)
+    _hooks = None           # {id: hook(grad_inputs, grad_outputs)} (Node.register_hook)
+    _prehooks = None        # {id: hook(grad_outputs)} (Node.register_prehook)
     _out_meta = None        # [(shape, dtype)] for nodes with several outputs
 
     # --------------------------------------------------------------- forward
@@ -75,7 +76,7 @@ class Node:
             else:
                 raw.append(a)
         node = object.__new__(cls)
-        requires = node._needs_grad = requires and _enabled[0]
+        requires = node._needs_grad = requires and _mode.enabled
         out = node.forward(*raw, **kwargs)
         if not requires:
             result = tuple(_make(o, None, 0) for o in out) if type(out) is tuple else \
@@ -138,7 +139,7 @@ class Node:
                 f"inplace operation: the output of {self.name()} {arr.shape} is at version {vc[0]}; "
                 f"expected version {v} instead. Hint: clone the tensor before modifying it in "
                 "place, or make the operation out of place.")
-        return _make(arr, self if _enabled[0] else None, 0)
+        return _make(arr, self if _mode.enabled else None, 0)
 
     def _release(self):
         """Drop what backward needed; a later backward through this node raises."""
@@ -161,18 +162,18 @@ class Node:
     def register_hook(self, fn):
         """``fn(grad_inputs, grad_outputs)`` runs after this node's backward; it may
         return replacement grad_inputs."""
+        from ..utils.hooks import add_hook
         if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(fn)
-        return _RemovableHandle(self._hooks, fn)
+            self._hooks = OrderedDict()
+        return add_hook(self._hooks, fn)
 
     def register_prehook(self, fn):
         """``fn(grad_outputs)`` runs before this node's backward; it may return
         replacement grad_outputs."""
+        from ..utils.hooks import add_hook
         if self._prehooks is None:
-            self._prehooks = []
-        self._prehooks.append(fn)
-        return _RemovableHandle(self._prehooks, fn)
+            self._prehooks = OrderedDict()
+        return add_hook(self._prehooks, fn)
 
     @property
     def metadata(self):
@@ -200,29 +201,6 @@ def _modified_msg(t, node, expected):
             "clone the tensor before modifying it in place, or make the operation out of place.")
 
 
-class _RemovableHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
-    __slots__ = ("_container", "_item")
-
-    def __init__(self, container, item):
-        self._container, self._item = container, item
-
-    def remove(self):
-        c = self._container
-        if isinstance(c, dict):
-            for k, lst in c.items():
-                if self._item in lst:
-                    lst.remove(self._item)
-        elif self._item in c:
-            c.remove(self._item)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
-
-
 class AccumulateGrad(Node):
     """The sink of a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
@@ -233,10 +211,6 @@ class AccumulateGrad(Node):
 
     def _release(self):
         pass
-
-
-_tensor_module = __import__("shendu._tensor", fromlist=["_tensor"])
-_tensor_module._AccumulateGrad = AccumulateGrad
 
 
 # ---------------------------------------------------------------- the torch-style API
@@ -273,6 +247,13 @@ class _FunctionNode(Node):
             if v is not None and t._version_counter()[0] != v:
                 raise RuntimeError(_modified_msg(t, self, v))
         return self._saved
+
+    @property
+    def needs_input_grad(self):
+        return self.needs_input_grad_
+
+    def _link_custom(self, args):
+        self.next_functions = tuple([edge_of(a) for a in args])
 
     def name(self):
         return self._fn_cls.__name__ + "Backward"
@@ -330,7 +311,7 @@ class Function(metaclass=_FunctionMeta):
         node = object.__new__(cls._backward_cls)
         node._freed = False
         node._saved, node._saved_versions = (), ()
-        requires = _enabled[0] and any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        requires = _mode.enabled and any(isinstance(a, Tensor) and a._requires_grad for a in args)
         node.needs_input_grad_ = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         with grad_mode.no_grad():
             out = cls.forward(node, *args, **kwargs)
@@ -368,14 +349,6 @@ class Function(metaclass=_FunctionMeta):
 
     def __init__(self, *args, **kwargs):
         raise RuntimeError("Function objects are not instantiated: call the class's .apply(...)")
-
-
-def _link_custom(self, args):
-    self.next_functions = tuple([edge_of(a) for a in args])
-
-
-_FunctionNode._link_custom = _link_custom
-_FunctionNode.needs_input_grad = property(lambda self: self.needs_input_grad_)
 
 
 def once_differentiable(fn):

@@ -2,18 +2,27 @@
 
 ``no_grad``, ``enable_grad``, ``set_grad_enabled`` and ``inference_mode`` work as
 context managers and as decorators (with or without parentheses), like torch's. The
-flag lives in a one-element list so the hot path (``Node.apply``) reads it cheaply.
+flag is per thread, as torch's is (``no_grad`` in one thread leaves autograd on in the
+others; a new thread starts with grad mode on): it lives on a ``threading.local``, read
+by the hot path (``Node.apply``) as ``_mode.enabled``.
 """
 import functools
+import threading
 
 __all__ = ["no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
            "inference_mode", "is_inference_mode_enabled"]
 
-_enabled = [True]
+
+
+class _Mode(threading.local):
+    enabled = True          # each thread starts with grad mode on
+
+
+_mode = _Mode()
 
 
 def is_grad_enabled():
-    return _enabled[0]
+    return _mode.enabled
 
 
 class _GradMode:
@@ -30,11 +39,11 @@ class _GradMode:
         pass
 
     def __enter__(self):
-        self._prev = _enabled[0]
-        _enabled[0] = self.mode
+        self._prev = _mode.enabled
+        _mode.enabled = self.mode
 
     def __exit__(self, *exc):
-        _enabled[0] = self._prev
+        _mode.enabled = self._prev
         return False
 
     def __call__(self, fn):
@@ -42,12 +51,12 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            prev = _enabled[0]
-            _enabled[0] = mode
+            prev = _mode.enabled
+            _mode.enabled = mode
             try:
                 return fn(*args, **kwargs)
             finally:
-                _enabled[0] = prev
+                _mode.enabled = prev
         return wrapper
 
 
@@ -81,14 +90,14 @@ class set_grad_enabled(_GradMode):
 
     def __init__(self, mode):
         self.mode = bool(mode)
-        self._prev = _enabled[0]
-        _enabled[0] = self.mode
+        self._prev = _mode.enabled
+        _mode.enabled = self.mode
 
     def __enter__(self):
         pass
 
     def __call__(self, fn):
-        _enabled[0] = self._prev    # decorating must not change the mode now
+        _mode.enabled = self._prev    # decorating must not change the mode now
         return super().__call__(fn)
 
 

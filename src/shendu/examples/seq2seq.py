@@ -28,7 +28,6 @@ import numpy as np
 
 import shendu
 from shendu import nn
-from shendu.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from shendu.examples._loop import run_steps
 
 RESULT = ("defaults (GRU, general attention, hidden 64, 2500 steps of batch 64 = 160k sampled "
@@ -113,126 +112,23 @@ def decode_target(tokens):
 
 
 # ---------------------------------------------------------------------- the model
-class Seq2Seq(nn.Module):
-    """Bidirectional RNN encoder, attentive RNN decoder (Luong's architecture)."""
+class Seq2Seq(nn.Seq2Seq):
+    """Bidirectional RNN encoder, attentive RNN decoder (Luong's architecture) over the
+    date vocabularies: ``nn.Seq2SeqEncoder`` + ``nn.AttentionDecoder`` in ``nn.Seq2Seq``,
+    whose ``greedy_decode`` / ``beam_search`` generate (at most 12 characters here)."""
 
     def __init__(self, src_vocab=len(SRC_VOCAB), tgt_vocab=len(TGT_VOCAB), embed=32, hidden=64,
                  cell="GRU", attention="general"):
-        super().__init__()
-        if cell not in ("GRU", "LSTM"):
-            raise ValueError(f"cell must be 'GRU' or 'LSTM', got {cell!r}")
-        if attention not in ("general", "additive"):
-            raise ValueError(f"attention must be 'general' (Luong) or 'additive' (Bahdanau), got "
-                             f"{attention!r}")
-        self.cell = cell
-        RNN = getattr(nn, cell)
-        self.src_embed = nn.Embedding(src_vocab, embed, padding_idx=PAD)
-        self.encoder = RNN(embed, hidden, batch_first=True, bidirectional=True)
-        self.bridge = nn.Linear(2 * hidden, hidden)
-        self.tgt_embed = nn.Embedding(tgt_vocab, embed)
-        self.decoder = RNN(embed, hidden, batch_first=True)
-        if attention == "additive":
-            self.attention = nn.BahdanauAttention(hidden, 2 * hidden, hidden)
-        else:
-            self.attention = nn.LuongAttention(hidden, 2 * hidden, score="general")
-        self.combine = nn.Linear(3 * hidden, hidden)
-        self.out = nn.Linear(hidden, tgt_vocab)
+        enc = nn.Seq2SeqEncoder(src_vocab, embed, hidden, cell=cell, padding_idx=PAD)
+        dec = nn.AttentionDecoder(tgt_vocab, embed, hidden, enc.memory_size, cell=cell,
+                                  attention=attention)
+        super().__init__(enc, dec, sos=SOS, eos=EOS, pad=PAD)
 
-    def encode(self, src, lengths):
-        """Encoder states (N, S, 2H), the padding mask (N, S) and the decoder's first state
-        (from both directions' final states)."""
-        packed = pack_padded_sequence(self.src_embed(src), lengths, batch_first=True,
-                                      enforce_sorted=False)
-        out, h = self.encoder(packed)
-        memory, _ = pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
-
-        def bridge(s):                       # (2, N, H) → (1, N, H)
-            return shendu.tanh(self.bridge(shendu.cat([s[0], s[1]], -1))).unsqueeze(0)
-        state = tuple(bridge(s) for s in h) if self.cell == "LSTM" else bridge(h)
-        return memory, src == PAD, state
-
-    def decode(self, tgt_in, state, memory, mask):
-        """Decoder over target inputs (N, T): logits (N, T, V), new state, attention (N, T, S)."""
-        out, state = self.decoder(self.tgt_embed(tgt_in), state)
-        ctx, weights = self.attention(out, memory, key_padding_mask=mask)
-        logits = self.out(shendu.tanh(self.combine(shendu.cat([out, ctx], -1))))
-        return logits, state, weights
-
-    def forward(self, src, lengths, tgt_in, teacher_forcing=1.0, rng=None):
-        """Training logits (N, T, V). With teacher_forcing 1 every decoder input is the true
-        previous character and all steps run at once; below 1, each step feeds back the
-        model's own prediction with probability 1 - teacher_forcing."""
-        memory, mask, state = self.encode(src, lengths)
-        if teacher_forcing >= 1.0:
-            return self.decode(tgt_in, state, memory, mask)[0]
-        rng = rng or np.random.default_rng()
-        steps, y = [], tgt_in[:, :1]
-        for t in range(tgt_in.shape[1]):
-            logits, state, _ = self.decode(y, state, memory, mask)
-            steps.append(logits)
-            if t + 1 < tgt_in.shape[1]:
-                own = logits.detach().argmax(-1)
-                use_true = shendu.tensor(rng.random((tgt_in.shape[0], 1)) < teacher_forcing)
-                y = shendu.where(use_true, tgt_in[:, t + 1:t + 2], own)
-        return shendu.cat(steps, 1)
-
-    @shendu.no_grad()
     def greedy_decode(self, src, lengths, max_len=12):
-        """The most likely character at every step: (tokens (N, ≤max_len), padded after
-        <eos>; attention (N, ≤max_len, S))."""
-        memory, mask, state = self.encode(src, lengths)
-        y = shendu.full((src.shape[0], 1), SOS, dtype=shendu.int64)
-        tokens, weights = [], []
-        finished = np.zeros(src.shape[0], dtype=bool)
-        for _ in range(max_len):
-            logits, state, w = self.decode(y, state, memory, mask)
-            tok = logits.argmax(-1).numpy()
-            tok[finished] = PAD                       # nothing after <eos>
-            finished |= tok[:, 0] == EOS
-            tokens.append(tok)
-            weights.append(w.numpy())
-            if finished.all():
-                break
-            y = shendu.tensor(tok)
-        return np.concatenate(tokens, 1), np.concatenate(weights, 1)
+        return super().greedy_decode(src, lengths, max_len)
 
-    @shendu.no_grad()
     def beam_search(self, src, lengths, beam=4, max_len=12):
-        """Beam search: keep the ``beam`` best partial outputs (by total log-probability)
-        of every example; a finished one (<eos>) keeps its score. Returns the best
-        token sequence of each example (N, ≤max_len) and its attention."""
-        N = src.shape[0]
-        memory, mask, state = self.encode(src, lengths)
-        rep = shendu.tensor(np.repeat(np.arange(N), beam))
-        memory, mask = memory[rep], mask[rep]
-        state = tuple(s[:, rep] for s in state) if self.cell == "LSTM" else state[:, rep]
-        scores = np.full((N, beam), -np.inf)
-        scores[:, 0] = 0.0                             # all beams start as the same <sos>
-        tokens = np.zeros((N * beam, 0), dtype=np.int64)
-        attn = np.zeros((N * beam, 0, src.shape[1]))
-        done = np.zeros(N * beam, dtype=bool)
-        y = np.full((N * beam, 1), SOS, dtype=np.int64)
-        for _ in range(max_len):
-            logits, state, w = self.decode(shendu.tensor(y), state, memory, mask)
-            logp = nn.functional.log_softmax(logits[:, 0], -1).numpy()
-            V = logp.shape[1]
-            logp[done] = -np.inf
-            logp[done, PAD] = 0.0                      # a finished beam only extends by padding
-            cand = (scores.reshape(-1, 1) + logp).reshape(N, beam * V)
-            best = np.argsort(-cand, axis=1, kind="stable")[:, :beam]
-            scores = np.take_along_axis(cand, best, 1)
-            src_beam = (np.arange(N)[:, None] * beam + best // V).reshape(-1)
-            tok = (best % V).reshape(-1)
-            pick = shendu.tensor(src_beam)
-            state = tuple(s[:, pick] for s in state) if self.cell == "LSTM" else state[:, pick]
-            tokens = np.concatenate([tokens[src_beam], tok[:, None]], 1)
-            attn = np.concatenate([attn[src_beam], w.numpy()[src_beam]], 1)
-            done = done[src_beam] | (tok == EOS)
-            y = tok[:, None]
-            if done.all():
-                break
-        first = np.arange(N) * beam                    # beams are sorted: the first is best
-        return tokens[first], attn[first]
+        return super().beam_search(src, lengths, beam, max_len)
 
 
 # ---------------------------------------------------------------------- training

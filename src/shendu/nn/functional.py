@@ -5,7 +5,7 @@ public functions.
 """
 from .._ops.shape import pad
 from .._ops.linear import linear, bilinear
-from .._ops.elementwise import relu, sigmoid, tanh
+from .._ops.activation import relu, sigmoid, tanh
 from .._ops.activation import *        # noqa: F401,F403
 from .._ops.loss import *              # noqa: F401,F403
 from .._ops.dropout import *           # noqa: F401,F403

@@ -243,15 +243,33 @@ def orthogonal_(tensor, gain=1, generator=None):
     return _fill(tensor, (gain * q).reshape(tensor.shape))
 
 
-def sparse_(tensor, sparsity, std=0.01, generator=None):
-    """A 2-D matrix with N(0, std^2) entries of which a fraction ``sparsity`` of each column
-    is zero (Martens 2010)."""
+def sparse_(tensor, sparsity=None, std=0.01, generator=None, *, nonzeros=None):
+    """A sparse 2-D weight matrix (out, in) with N(0, std²) entries, in one of two forms:
+
+    * ``sparsity`` (torch's behaviour, Martens 2010 as torch reads it): in every *column*
+      (the outgoing weights of one input) a fraction ``sparsity`` of the entries, rounded up,
+      is zero.
+    * ``nonzeros=k`` (the notes' sparse initialisation, seed 002 §3.8.5): every *row* (the
+      incoming weights of one unit) has exactly k non-zero entries, the others zero — "each
+      unit is connected at random to a fixed number of units below it, as few as ten". k is
+      capped at the row length.
+
+    Give exactly one of the two."""
     if tensor.dim() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    if (sparsity is None) == (nonzeros is None):
+        raise ValueError("sparse_: give either sparsity (the zero fraction of each column, "
+                         "torch's form) or nonzeros=k (k non-zero incoming weights per unit, "
+                         "the notes' form), not both or neither")
     rows, cols = tensor.shape
-    num_zeros = int(math.ceil(sparsity * rows))
     g = _gen(generator)
     arr = g.normal(0, std, (rows, cols))
+    if nonzeros is not None:
+        if int(nonzeros) != nonzeros or nonzeros < 0:
+            raise ValueError(f"sparse_: nonzeros must be a non-negative integer, got {nonzeros}")
+        keep = np.argsort(g.random((rows, cols)), axis=1) < min(int(nonzeros), cols)
+        return _fill(tensor, np.where(keep, arr, 0.0))
+    num_zeros = int(math.ceil(sparsity * rows))
     for c in range(cols):
         arr[g.permutation(rows)[:num_zeros], c] = 0
     return _fill(tensor, arr)

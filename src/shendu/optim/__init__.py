@@ -1,5 +1,6 @@
-"""shendu.optim: optimizers (torch.optim's, plus FTRL and the proximal family of seed 002
-§3.11), learning-rate schedules (``optim.lr_scheduler``) and the max-norm constraint hook."""
+"""shendu.optim: optimizers (torch.optim's, plus FTRL and the proximal family: seed 002
+§3.11 lists the common optimizers as TensorFlow names them, among them FTRL, proximal
+gradient descent, proximal Adagrad and Adagrad-DA), learning-rate schedules (``optim.lr_scheduler``) and the max-norm constraint hook."""
 from .optimizer import (Optimizer, required, register_optimizer_step_pre_hook,
                         register_optimizer_step_post_hook)
 from .sgd import SGD

@@ -26,6 +26,8 @@ class LBFGS(Optimizer):
     tolerance_change, ``max_iter`` iterations or ``max_eval`` evaluations.
     """
 
+    _needs_closure = True           # trainers pass step() a closure that re-evaluates
+
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7,
                  tolerance_change=1e-9, history_size=100, line_search_fn=None):
         _check_nonnegative(lr=lr)

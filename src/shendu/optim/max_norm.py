@@ -1,4 +1,6 @@
-"""The max-norm constraint (seed 002 §3.12.4) as an optimizer step post-hook."""
+"""The max-norm constraint as an optimizer step post-hook (seed 002 §3.12.4: bounding each
+unit's weight vector to a ball of radius c helps dropout training and stops large
+learning rates from blowing the weights up; c is tuned on a validation set)."""
 from .._tensor import Tensor
 
 __all__ = ["max_norm_hook"]

@@ -19,17 +19,16 @@ sees comes from ``_grad`` (maximize, coupled weight decay) and the decoupled dec
 torch optimizer's state dict (tensors converted by ``np.asarray``) loads as well.
 """
 import functools
-import threading
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
 from itertools import chain
 
 import numpy as np
 
-from .. import _threads
+from ..backend import threads as _threads
 from .._tensor import Tensor, _make
 from ..autograd.grad_mode import enable_grad, no_grad
-from ..nn.modules.module import _HookHandle, _hook_ids
+from ..utils.hooks import add_hook
 
 __all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook",
            "register_optimizer_step_post_hook"]
@@ -48,22 +47,14 @@ _global_pre_hooks = OrderedDict()
 _global_post_hooks = OrderedDict()
 
 
-def _register(table, hook, prepend=False):
-    hid = next(_hook_ids)
-    table[hid] = hook
-    if prepend:
-        table.move_to_end(hid, last=False)
-    return _HookHandle(table, hid)
-
-
 def register_optimizer_step_pre_hook(hook):
     """``hook(optimizer, args, kwargs)`` runs before the step of every optimizer."""
-    return _register(_global_pre_hooks, hook)
+    return add_hook(_global_pre_hooks, hook)
 
 
 def register_optimizer_step_post_hook(hook):
     """``hook(optimizer, args, kwargs)`` runs after the step of every optimizer."""
-    return _register(_global_post_hooks, hook)
+    return add_hook(_global_post_hooks, hook)
 
 
 def _with_hooks(step):
@@ -364,7 +355,7 @@ class Optimizer:
         """A scratch array shaped like ``like`` (of ``like``'s dtype unless given) from
         buffer ``slot``: allocated once, as large as the largest parameter, reused."""
         dtype = like.dtype if dtype is None else np.dtype(dtype)
-        key = (slot, dtype, getattr(_worker, "slot", 0))
+        key = (slot, dtype, _threads.current_slot())
         buf = self._work.get(key)
         if buf is None or buf.size < like.size:
             n = max(p._data.size for g in self.param_groups for p in g["params"])
@@ -393,28 +384,28 @@ class Optimizer:
     def register_step_pre_hook(self, hook):
         """``hook(optimizer, args, kwargs) -> None | (new_args, new_kwargs)`` runs before
         each ``step``."""
-        return _register(self._optimizer_step_pre_hooks, hook)
+        return add_hook(self._optimizer_step_pre_hooks, hook)
 
     def register_step_post_hook(self, hook):
         """``hook(optimizer, args, kwargs)`` runs after each ``step`` (e.g. a max-norm
         constraint: :func:`shendu.optim.max_norm_hook`)."""
-        return _register(self._optimizer_step_post_hooks, hook)
+        return add_hook(self._optimizer_step_post_hooks, hook)
 
     def register_state_dict_pre_hook(self, hook, prepend=False):
         """``hook(optimizer)`` runs before ``state_dict()``."""
-        return _register(self._optimizer_state_dict_pre_hooks, hook, prepend)
+        return add_hook(self._optimizer_state_dict_pre_hooks, hook, prepend)
 
     def register_state_dict_post_hook(self, hook, prepend=False):
         """``hook(optimizer, state_dict) -> None | new state_dict`` runs after ``state_dict()``."""
-        return _register(self._optimizer_state_dict_post_hooks, hook, prepend)
+        return add_hook(self._optimizer_state_dict_post_hooks, hook, prepend)
 
     def register_load_state_dict_pre_hook(self, hook, prepend=False):
         """``hook(optimizer, state_dict) -> None | new state_dict`` runs before loading."""
-        return _register(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
+        return add_hook(self._optimizer_load_state_dict_pre_hooks, hook, prepend)
 
     def register_load_state_dict_post_hook(self, hook, prepend=False):
         """``hook(optimizer)`` runs after ``load_state_dict``."""
-        return _register(self._optimizer_load_state_dict_post_hooks, hook, prepend)
+        return add_hook(self._optimizer_load_state_dict_post_hooks, hook, prepend)
 
     # ------------------------------------------------------------ state dict
     def state_dict(self):
@@ -500,39 +491,13 @@ Optimizer.step = _with_hooks(Optimizer.step)
 # ---------------------------------------------------------------------- threaded updates
 # Update rules are elementwise, so different parameters can be updated at once: NumPy
 # releases the GIL inside its ufunc loops. The parameters are dealt into one bucket per
-# BLAS thread (shendu.set_num_threads), largest first onto the lightest bucket, and the
-# buckets run on shendu's thread pool, each with its own scratch buffers (keyed by
-# ``_worker.slot``). Small steps stay serial: below PARALLEL_MIN elements the hand-offs
-# cost more than they save.
-PARALLEL_MIN = 1 << 20
-_worker = threading.local()
-
-
-def _buckets(work, t):
-    """Deal ``work`` items (p, g, state, group) into t lists of about equal total size."""
-    loads, out = [0] * t, [[] for _ in range(t)]
-    for item in sorted(work, key=lambda w: -w[0].size):
-        i = loads.index(min(loads))
-        out[i].append(item)
-        loads[i] += item[0].size
-    return out
+# thread (shendu.set_num_threads) and each bucket has its own scratch buffers (keyed by
+# ``threads.current_slot()``).
+PARALLEL_UPDATE_MIN = 1 << 20      # elements per step below which the hand-offs cost more
+                                   # than the threads save
 
 
 def _run_updates(update, work):
     """update(p, g, state, group) for every item of ``work``, on several threads when the
     step is large enough to pay for them."""
-    t = min(_threads.get_num_threads(), len(work))
-    if t <= 1 or sum(w[0].size for w in work) < PARALLEL_MIN:
-        for item in work:
-            update(*item)
-        return
-    buckets = _buckets(work, t)
-
-    def run(slot):
-        _worker.slot = slot
-        try:
-            for item in buckets[slot]:
-                update(*item)
-        finally:
-            _worker.slot = 0
-    _threads.run_each(run, t)
+    _threads.run_buckets(work, lambda w: w[0].size, lambda w: update(*w), PARALLEL_UPDATE_MIN)

@@ -104,7 +104,9 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """After each epoch, write the full training state to ``path`` (atomically); with a
-    ``monitor``, also keep the best model's weights in ``best_path``."""
+    ``monitor``, also keep the best model in ``best_path``: its weights (``"model"``), the zoo
+    spec that rebuilds it (``"model_spec"``, so ``models.from_checkpoint`` and ``shendu eval``
+    read it), the epoch, the monitored value and the trainer's ``meta``."""
     rank_zero_only = True
     order = 1
 
@@ -122,7 +124,11 @@ class ModelCheckpoint(Callback):
             v = logs[self.monitor]
             if (v < self.best) if self.mode == "min" else (v > self.best):
                 self.best = v
-                serialization.save(trainer.bare_model.state_dict(), self.best_path)
+                bare = trainer.bare_model
+                serialization.save({"model": bare.state_dict(),
+                                    "model_spec": getattr(bare, "zoo_spec", None),
+                                    "epoch": epoch, self.monitor: v, "meta": trainer.meta},
+                                   self.best_path)
         if epoch % self.every == 0:
             trainer.save_checkpoint(self.path)
 

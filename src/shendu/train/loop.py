@@ -136,7 +136,10 @@ class Trainer:
                 if self.grad_clip is not None:
                     from ..nn.utils import clip_grad_norm_
                     clip_grad_norm_(self.model.parameters(), self.grad_clip)
-                self.optimizer.step()
+                if getattr(self.optimizer, "_needs_closure", False):    # L-BFGS re-evaluates
+                    self.optimizer.step(lambda: self._closure(x, y))
+                else:
+                    self.optimizer.step()
                 self.step += 1
                 st["batches"] += 1
                 loss_m.update(loss.item(), n)
@@ -153,6 +156,13 @@ class Trainer:
             self._epoch_state = None
         _sum_over_processes([loss_m, *ms.values()])
         return {"loss": loss_m.value, **{k: v.value for k, v in ms.items()}}
+
+    def _closure(self, x, y):
+        self.optimizer.zero_grad()
+        out = _call(self.model, x)
+        loss = self.loss_fn(out, y) if y is not None else self.loss_fn(out)
+        loss.backward()
+        return loss
 
     def evaluate(self, loader):
         return evaluate(self.model, loader, self.loss_fn, self.metrics)

@@ -1,5 +1,7 @@
-"""Input normalisation fitted on the training set (seed 002 §3.6.5, seed 003): z-score
-standardisation, min-max scaling and a log transform.
+"""Input normalisation fitted on the training set: z-score standardisation, min-max scaling
+and a log transform (seed 002 §3.6.5 lists them: min-max suits values that are bunched
+together but is unstable when min and max are; z-score gives mean 0 and std 1; seed 003
+adds non-linear maps such as log(V, 2) or log(V, 10), chosen by the data's distribution).
 
     scaler = Standardize().fit(train_images)      # statistics of the training set only
     x_train, x_test = scaler(train_images), scaler(test_images)

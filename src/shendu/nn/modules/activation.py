@@ -10,7 +10,7 @@ from ..parameter import Parameter
 from .. import init
 from ... import _creation
 from ..._ops import activation as F
-from ..._ops.elementwise import sigmoid, tanh
+from ..._ops.activation import sigmoid, tanh
 
 __all__ = ["Sigmoid", "Tanh", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU",
            "CELU", "GELU", "SiLU", "Mish", "Softplus", "Softsign", "Hardtanh", "Hardsigmoid",

@@ -1,6 +1,8 @@
 """Convolution layers: ``Conv1d/2d/3d``, ``ConvTranspose1d/2d/3d`` (torch's names, argument
 order, weight layouts, initialisation and state_dict keys) and the locally connected
-(unshared-weight) ``LocallyConnected2d`` of seed 002 §3.15.
+(unshared-weight) ``LocallyConnected2d`` of seed 002 §3.15 (which says: share weights
+where the same local features occur everywhere, use local convolution where different
+regions have different feature distributions, e.g. aligned faces).
 
 The maths lives in ``shendu._ops.conv``; these classes hold the parameters, check the
 input and pad it for the non-zero padding modes (as torch: ``F.pad`` then a convolution

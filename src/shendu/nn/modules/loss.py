@@ -1,7 +1,7 @@
 """Loss modules: torch's (``weight`` / ``pos_weight`` registered as buffers, so they appear
 in ``state_dict`` as in torch) and the ones torch lacks: FocalLoss, CenterLoss, and the
 margin-softmax heads AMSoftmax (CosFace), LSoftmax and ASoftmax (SphereFace), which own
-their class weights. The maths is in ``shendu._ops.loss``."""
+their class weights, and the binary HingeLoss, PerceptronLoss and ContrastiveLoss. The maths is in ``shendu._ops.loss``."""
 import math
 
 from .module import Module, LayerInputError
@@ -16,7 +16,8 @@ __all__ = ["L1Loss", "MSELoss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss",
            "MultiLabelSoftMarginLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "PoissonNLLLoss", "GaussianNLLLoss", "FocalLoss",
-           "CenterLoss", "AMSoftmax", "LSoftmax", "ASoftmax"]
+           "CenterLoss", "AMSoftmax", "LSoftmax", "ASoftmax", "HingeLoss", "PerceptronLoss",
+           "ContrastiveLoss"]
 
 
 class _Loss(Module):
@@ -224,6 +225,40 @@ class TripletMarginLoss(_Loss):
     def forward(self, anchor, positive, negative):
         return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
                                      eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class HingeLoss(_Loss):
+    """Binary hinge loss max(0, margin − y·f), labels ±1 (or 0/1); see ``F.hinge_loss``."""
+
+    def __init__(self, margin=1.0, reduction="mean"):
+        super().__init__(reduction=reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return F.hinge_loss(input, target, margin=self.margin, reduction=self.reduction)
+
+
+class PerceptronLoss(_Loss):
+    """max(0, −y·f) with Rosenblatt's subgradient; see ``F.perceptron_loss``."""
+
+    def forward(self, input, target):
+        return F.perceptron_loss(input, target, reduction=self.reduction)
+
+
+class ContrastiveLoss(_Loss):
+    """½[y·d² + (1 − y)·max(0, margin − d)²] for pairs (y = 1: similar); see
+    ``F.contrastive_loss``."""
+
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, reduction="mean"):
+        super().__init__(reduction=reduction)
+        if margin <= 0:
+            raise ValueError(f"ContrastiveLoss: expected margin to be greater than 0, got "
+                             f"{margin} instead")
+        self.margin, self.p, self.eps = margin, p, eps
+
+    def forward(self, input1, input2, target):
+        return F.contrastive_loss(input1, input2, target, margin=self.margin, p=self.p,
+                                  eps=self.eps, reduction=self.reduction)
 
 
 class TripletMarginWithDistanceLoss(_Loss):

@@ -6,7 +6,6 @@ PyTorch's for the same architecture. ``__call__`` runs forward pre-hooks, ``forw
 and forward hooks; an error raised anywhere inside is reported with the path of the
 layer that raised it (``model.fc1 (Linear 784→256) ...``).
 """
-import itertools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from ..._tensor import Tensor, _make
 from ... import _dtype
 from ...autograd import grad_mode
-from ...autograd.function import _RemovableHandle
+from ...utils.hooks import add_hook
 from ..parameter import Parameter, Buffer
 
 __all__ = ["Module", "LayerInputError"]
@@ -134,13 +133,10 @@ class Module:
     register_backward_hook = register_full_backward_hook
 
     def _add_hook(self, table, hook, prepend, kw_set):
-        hid = next(_hook_ids)
-        table[hid] = hook
-        if prepend:
-            table.move_to_end(hid, last=False)
+        handle = add_hook(table, hook, prepend)
         if kw_set is not None:
-            kw_set.add(hid)
-        return _HookHandle(table, hid)
+            kw_set.add(handle.id)
+        return handle
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -559,23 +555,6 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-
-
-_hook_ids = itertools.count()
-
-
-class _HookHandle:
-    def __init__(self, table, hid):
-        self._table, self.id = table, hid
-
-    def remove(self):
-        self._table.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 def _remove_from(d, name, *tables):

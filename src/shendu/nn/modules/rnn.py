@@ -1,6 +1,9 @@
-"""Recurrent layers (seed 004), with torch's interface and parameter names:
+"""Recurrent layers (seed 004's RNN, LSTM and GRU forward equations), with torch's
+interface and parameter names:
 ``RNN`` (tanh / relu), ``LSTM`` (optional projection), ``GRU``; the cells ``RNNCell``,
-``LSTMCell``, ``GRUCell``; and ``PeepholeLSTMCell`` (seed 004's variant 1, not in torch).
+``LSTMCell``, ``GRUCell``; and seed 004's two LSTM variants, not in torch: the peephole
+LSTM (``PeepholeLSTMCell``, ``PeepholeLSTM``) and the coupled input-forget gate
+(``CoupledLSTM``).
 
 The layers take a padded tensor ``(T, B, input_size)`` (``(B, T, ·)`` with batch_first),
 an unbatched ``(T, input_size)`` or a :class:`~shendu.nn.utils.rnn.PackedSequence`; the
@@ -20,7 +23,7 @@ from ..._ops import rnn as _R
 from ..utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
-           "PeepholeLSTMCell"]
+           "PeepholeLSTMCell", "PeepholeLSTM", "CoupledLSTM"]
 
 def _check_positive_int(name, value):
     if not isinstance(value, int) or isinstance(value, bool):
@@ -121,10 +124,10 @@ class RNNBase(Module):
     def _hidden_shapes(self, batch):
         n = self.num_layers * (2 if self.bidirectional else 1)
         h = (n, batch, self.proj_size or self.hidden_size)
-        return (h, (n, batch, self.hidden_size)) if self.mode == "LSTM" else (h,)
+        return (h, (n, batch, self.hidden_size)) if self.mode.startswith("LSTM") else (h,)
 
     def forward(self, input, hx=None):
-        lstm = self.mode == "LSTM"
+        lstm = self.mode.startswith("LSTM")
         name = type(self).__name__
         packed = isinstance(input, PackedSequence)
         batched = True
@@ -240,6 +243,50 @@ class LSTM(RNNBase):
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
+
+
+class _GraphLSTM(RNNBase):
+    """The LSTM variants the notes give (seed 004) as sequence layers: the interface of
+    ``nn.LSTM`` (multi-layer, bidirectional, batch_first, dropout, packed sequences,
+    (h, c) states) without ``proj_size``. They run as graphs of differentiable ops (no
+    fused backward), so gradients of gradients work as everywhere."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype)
+
+
+class PeepholeLSTM(_GraphLSTM):
+    """A sequence of :class:`PeepholeLSTMCell` steps (seed 004 "变体1 peephole"; Gers &
+    Schmidhuber 2000): the input and forget gates see c_{t-1}, the output gate c_t.
+    Parameters as ``nn.LSTM`` plus ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``
+    (hidden_size,) per layer (``_reverse`` for the backward direction)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM_PEEPHOLE", *args, **kwargs)
+        for names in self._all_weights:
+            suffix = "_l" + names[0].rsplit("_l", 1)[1]
+            for gate in ("ci", "cf", "co"):
+                name = f"weight_{gate}{suffix}"
+                setattr(self, name, Parameter(_creation.empty(self.hidden_size,
+                                                              dtype=self.weight_ih_l0.dtype)))
+                names.append(name)
+                self._flat_weights_names.append(name)
+        self.reset_parameters()
+
+    def _layer_weights(self):
+        peep = [tuple(getattr(self, n) for n in names[-3:]) for names in self._all_weights]
+        return [w + (p,) for w, p in zip(super()._layer_weights(), peep)]
+
+
+class CoupledLSTM(_GraphLSTM):
+    """The LSTM with coupled input and forget gates (seed 004 "变体2"; the CIFG of Greff et
+    al. 2017): c' = f * c + (1 − f) * g, h' = o * tanh(c'). Three gate blocks (f, g, o), so
+    ``weight_ih_l{k}`` is (3·hidden_size, input) — a quarter fewer weights than the LSTM."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__("LSTM_COUPLED", *args, **kwargs)
 
 
 class GRU(RNNBase):

@@ -1,4 +1,6 @@
-"""Parametrizations built on ``parametrize``: weight normalization (seed 002 §3.6.12), the
+"""Parametrizations built on ``parametrize``: weight normalization (seed 002 §3.6.12: a
+reparametrisation w = g v / ‖v‖ that, unlike batch norm, needs no mini-batch statistics,
+so it suits RNNs and noise-sensitive models), the
 current torch API with state_dict keys ``parametrizations.weight.original0`` (g) and
 ``parametrizations.weight.original1`` (v)."""
 from ..modules.module import Module
