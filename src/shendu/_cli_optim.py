@@ -11,7 +11,7 @@ import math
 from ._cli_types import non_negative_float, non_negative_int, positive_float, positive_int
 
 __all__ = ["OPTIMIZERS", "SCHEDULERS", "OPTIONS", "add_arguments", "make_optimizer",
-           "make_scheduler", "option_values"]
+           "make_scheduler", "option_values", "scheduler_spec"]
 
 
 class OptionError(ValueError):
@@ -222,6 +222,16 @@ def _one(name, opt, epochs, lr, given):
 
 _SCHED_DESTS = {_split(s)[0] for _, reads, _ in SCHEDULERS.values() for s in reads} | \
     set(_WARMUP)
+
+
+def scheduler_spec(text):
+    """``--scheduler``'s type: a name, or names joined by ','; each must be known."""
+    import argparse
+    unknown = [n.strip() for n in str(text).split(",") if n.strip() not in SCHEDULERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown scheduler {unknown[0]!r}; available: "
+                                         f"{', '.join(SCHEDULERS)}")
+    return text
 
 
 def make_scheduler(spec, opt, epochs, given):

@@ -35,7 +35,7 @@ DATASETS = {
                 False),
 }
 # every optimizer and lr_scheduler, with the options each reads: shendu/_cli_optim.py
-from ._cli_optim import OPTIMIZERS, SCHEDULERS  # noqa: E402
+from ._cli_optim import OPTIMIZERS, SCHEDULERS, scheduler_spec  # noqa: E402
 
 
 # Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
@@ -519,7 +519,7 @@ def build_parser():
     t.add_argument("--optimizer", choices=list(OPTIMIZERS), help="default adam")
     t.add_argument("--lr", type=positive_float, help="learning rate (default: the optimizer's, "
                    "1e-3 for adam, 0.05 for sgd)")
-    t.add_argument("--scheduler", help=f"{', '.join(SCHEDULERS)}, stepped once per epoch; "
+    t.add_argument("--scheduler", type=scheduler_spec, help=f"{', '.join(SCHEDULERS)}, stepped once per epoch; "
                    f"several joined by ',' are chained (default none)")
     from ._cli_optim import add_arguments
     add_arguments(t.add_argument_group("optimizer and scheduler options (each applies to "
