@@ -6,6 +6,8 @@ findings (dead ReLUs, vanishing or exploding gradients, ...) with the layers nam
 """
 import os
 
+from .._cli_types import key_value, non_negative_float, positive_float, positive_int
+
 
 def add_parser(sub):
     p = sub.add_parser("diagnose", help="train a zoo model for a few steps with hooks on every "
@@ -18,13 +20,15 @@ def add_parser(sub):
     p.add_argument("--data", default="mnist-mini", help="dataset (default mnist-mini)")
     p.add_argument("--data-dir")
     p.add_argument("--download", action="store_true")
-    p.add_argument("--steps", type=int, default=20, help="training steps (default 20)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", default="adam", help="sgd, adam, adamw, rmsprop, or none "
-                   "(forward and backward only; default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default 1e-3 for adam, 0.05 sgd)")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE")
+    p.add_argument("--steps", type=positive_int, default=20, help="training steps (default 20)")
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--optimizer", default="adam", help="any optimizer of `shendu train`, or "
+                   "none (forward and backward only; default adam)")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: the "
+                   "optimizer's, 1e-3 for adam, 0.05 for sgd)")
+    p.add_argument("--momentum", type=non_negative_float, help="for sgd and rmsprop "
+                   "(default 0.9)")
+    p.add_argument("--model-arg", action="append", metavar="KEY=VALUE", type=key_value)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--table", action="store_true", help="also print the per-layer statistics")
     p.add_argument("--plot", metavar="PNG", help="write the gradient-flow picture")
@@ -38,8 +42,6 @@ def _diagnose(args):
     from ..utils.data import DataLoader
     from .report import run
     cli.build_model_check(args.model)
-    if args.steps < 1:
-        raise cli.CLIError(f"--steps must be at least 1, got {args.steps}")
     shendu.manual_seed(args.seed)
     data = cli.load_split(args.data, True, args.data_dir, args.download)
     gen = shendu.Generator().manual_seed(args.seed)
@@ -50,7 +52,9 @@ def _diagnose(args):
     if args.optimizer != "none":
         lr = args.lr if args.lr is not None else cli.OPTIMIZERS.get(args.optimizer,
                                                                     (None, 1e-3))[1]
-        opt = cli._make_optimizer(args.optimizer, model.parameters(), lr, args.momentum, 0.0)
+        options = {} if args.momentum is None else {"momentum": args.momentum}
+        opt, _ = cli._make_optimizer({"optimizer": args.optimizer, "lr": lr, "options": options,
+                                      "scheduler": "none"}, model.parameters(), args.steps)
     how = f"{args.optimizer} lr={lr:g}" if opt is not None else "forward/backward only"
     title = f"{args.model} on {args.data}, {how}, batch {args.batch_size}"
     print(f"shendu diagnose: {title}, {args.steps} steps")
