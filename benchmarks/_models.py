@@ -83,3 +83,29 @@ def train_step(lib, model, x, loss_fn, lr=0.01):
         loss.backward()
         opt.step()
     return step
+
+
+def count_flop(lib, model, x, train):
+    """Floating-point operations of the convolutions and linear layers for one step on
+    ``x`` (2 per multiply-add). A training step counts each layer three times (forward,
+    input gradient, weight gradient) less the input gradient of the first layer, which
+    the input does not need. Elementwise work, pooling and normalisation are left out:
+    this is the arithmetic a GEMM-based framework cannot avoid."""
+    nn = lib.nn
+    per_layer = []
+
+    def hook(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            kh, kw = mod.kernel_size
+            per_layer.append(2 * out.numel() * (mod.in_channels // mod.groups) * kh * kw)
+        else:
+            per_layer.append(2 * out.numel() * mod.in_features)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with lib.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    total = sum(per_layer)
+    return 3 * total - per_layer[0] if train else total

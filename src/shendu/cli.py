@@ -2,6 +2,7 @@
 
     shendu train --model lenet --data mnist-mini --epochs 3     # offline, a few minutes at most
     shendu train --resume runs/lenet-mnist-mini/checkpoint.safetensors --epochs 6
+    shendu train --config best_config.toml --epochs 10    # a file of options; flags win
     shendu eval runs/lenet-mnist-mini/checkpoint.safetensors
     shendu summary --model resnet18 --input 3,32,32
     shendu models
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 
-__all__ = ["main", "build_parser", "DATASETS"]
+__all__ = ["main", "build_parser", "parse_args", "read_config", "DATASETS"]
 
 # name: (dataset class name, channels, image size, classes, mean, std, ships with shendu)
 DATASETS = {
@@ -37,7 +38,7 @@ OPTIMIZERS = {"sgd": ("SGD", 0.05), "adam": ("Adam", 1e-3), "adamw": ("AdamW", 1
 # Verbs that live with their own package: each module defines ``add_parser(sub)``, which adds
 # its subparser and sets ``func``. The module must import only the standard library at the
 # top, so ``shendu --help`` stays fast and works without the optional extras.
-_VERB_MODULES = ()
+_VERB_MODULES = ("shendu.tune._cli",)
 
 
 class CLIError(Exception):
@@ -130,6 +131,89 @@ def _make_optimizer(name, params, lr, momentum, weight_decay):
     return cls(params, **kw)
 
 
+# ---------------------------------------------------------------------- config files
+def read_config(path):
+    """A mapping from a TOML, YAML or JSON file (chosen by the extension)."""
+    ext = os.path.splitext(path)[1].lower()
+    try:
+        if ext == ".toml":
+            try:
+                import tomllib
+            except ImportError:                 # Python 3.10: the same parser as tomli
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise CLIError(f"{path}: reading TOML needs Python 3.11 or tomli") from None
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        elif ext in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise CLIError(f"{path}: reading YAML needs PyYAML: pip install 'shendu[tune]'"
+                               ) from None
+            with open(path) as f:
+                try:
+                    data = yaml.safe_load(f) or {}
+                except yaml.YAMLError as e:
+                    raise ValueError(str(e)) from None
+        elif ext == ".json":
+            with open(path) as f:
+                data = json.load(f)
+        else:
+            raise CLIError(f"{path}: a config file is .toml, .yaml, .yml or .json")
+    except OSError as e:
+        raise CLIError(f"cannot read {path}: {e}") from None
+    except ValueError as e:         # tomllib.TOMLDecodeError, json.JSONDecodeError, YAML's
+        raise CLIError(f"{path}: {e}") from None
+    if not isinstance(data, dict):
+        raise CLIError(f"{path}: expected a table of option = value, got {type(data).__name__}")
+    return data
+
+
+class _ConfigAction(argparse.Action):
+    """``--config FILE``: the file maps the parser's options (their dests, e.g. ``lr``,
+    ``batch_size``; ``model_args`` as a table for ``--model-arg``) to values, which become
+    the parser's defaults, so flags given on the command line still win. ``main`` parses a
+    second time once the defaults are set."""
+
+    def __call__(self, parser, namespace, path, option_string=None):
+        try:
+            data = read_config(path)
+        except CLIError as e:
+            parser.error(str(e))
+        actions = {a.dest: a for a in parser._actions
+                   if a.dest not in ("help", self.dest) and a.dest is not argparse.SUPPRESS}
+        defaults = {}
+        for key, value in data.items():
+            dest = key.replace("-", "_")
+            if dest == "model_args":
+                dest = "model_arg"
+            if dest not in actions:
+                parser.error(f"--config {path}: unknown option {key!r} (options: "
+                             f"{', '.join(sorted(actions))})")
+            a = actions[dest]
+            if isinstance(value, dict) and isinstance(a, argparse._AppendAction):
+                value = [f"{k}={json.dumps(v)}" for k, v in value.items()]
+            elif isinstance(value, str) and a.type is not None:
+                try:
+                    value = a.type(value)
+                except (TypeError, ValueError):
+                    parser.error(f"--config {path}: {key} = {value!r} is not a valid value")
+            defaults[dest] = value
+        parser.set_defaults(**defaults)
+        setattr(namespace, self.dest, path)
+
+
+def parse_args(argv=None, parser=None):
+    """Parse a command line; a ``--config`` file's values become defaults, flags win."""
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None):
+        args = parser.parse_args(argv)        # now with the file's values as defaults
+    return args
+
+
 # ---------------------------------------------------------------------- train
 _TRAIN_DEFAULTS = {"model": "lenet", "data": "mnist-mini", "batch_size": 64, "optimizer": "adam",
                    "lr": None, "momentum": 0.9, "weight_decay": 0.0, "seed": 0,
@@ -196,6 +280,7 @@ def _train(args):
     ckpt = os.path.join(out, "checkpoint.safetensors")
     callbacks = [T.CSVLogger(os.path.join(out, "history.csv")),
                  T.ModelCheckpoint(ckpt, monitor="val_loss" if val_loader else None)]
+    callbacks += list(getattr(args, "callbacks", ()))      # added by callers (shendu tune)
     trainer = T.Trainer(model, opt, scheduler=sched, callbacks=callbacks,
                         progress=not args.no_progress)
     trainer.meta["cli"] = cfg
@@ -310,6 +395,9 @@ def build_parser():
     t = sub.add_parser("train", help="train a zoo model on a dataset (offline: mnist-mini)",
                        description="Train, validate, checkpoint every epoch, plot the curves "
                        "and report the test accuracy.")
+    t.add_argument("--config", action=_ConfigAction, metavar="FILE", help="TOML, YAML or "
+                   "JSON file of option = value (e.g. lr = 0.01, batch_size = 128; model_args "
+                   "as a table); flags on the command line override it")
     t.add_argument("--model", help="a zoo model (see `shendu models`; default lenet)")
     t.add_argument("--data", help=f"dataset: {', '.join(DATASETS)} (default mnist-mini)")
     t.add_argument("--data-dir", help="folder holding the dataset files (mnist, fashion-mnist, "
@@ -375,7 +463,7 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv, parser)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
