@@ -1,0 +1,49 @@
+"""``torch.backends``' counterpart: process-wide switches of how shendu computes.
+
+``shendu.backends.conv`` chooses the algorithm of the convolutions that more than one can
+compute (today: stride-1, undilated, ungrouped 3×3 convolutions, forward and input
+gradient, by im2col + GEMM or by Winograd F(2×2, 3×3); see ``shendu/backend/winograd.py``)::
+
+    shendu.backends.conv.benchmark = True   # time each algorithm once per shape, keep the
+                                            # fastest for the process (as
+                                            # torch.backends.cudnn.benchmark); results then
+                                            # depend on timings, so off by default
+    shendu.backends.conv.winograd = True    # without benchmark: Winograd wherever it applies
+                                            # (default False: im2col measured faster)
+
+Both algorithms agree to float32 round-off; with both switches off (the default) every
+run computes the same way.
+"""
+from .backend import conv as _conv
+
+__all__ = ["conv"]
+
+
+class _ConvSettings:
+    """The convolution switches (``benchmark``, ``winograd``), read by the backend."""
+
+    @property
+    def benchmark(self):
+        return _conv.CONV_SETTINGS["benchmark"]
+
+    @benchmark.setter
+    def benchmark(self, flag):
+        _conv.CONV_SETTINGS["benchmark"] = bool(flag)
+
+    @property
+    def winograd(self):
+        return _conv.CONV_SETTINGS["winograd"]
+
+    @winograd.setter
+    def winograd(self, flag):
+        _conv.CONV_SETTINGS["winograd"] = bool(flag)
+
+    def chosen(self):
+        """What benchmark mode has chosen so far, per shape."""
+        return _conv.chosen()
+
+    def __repr__(self):
+        return f"shendu.backends.conv(benchmark={self.benchmark}, winograd={self.winograd})"
+
+
+conv = _ConvSettings()
