@@ -112,9 +112,13 @@ def test_benchmark_mode_times_once_per_shape_and_can_be_turned_off(settings, mon
     monkeypatch.setattr(W, "conv2d", lambda *a, **k: calls.append(1) or real(*a, **k))
     x = shendu.randn(2, 3, 6, 6, dtype=shendu.float64)
     w = shendu.randn(4, 3, 3, 3, dtype=shendu.float64)
-    assert repr(settings) == "shendu.backends.conv(benchmark=False, winograd=False)"
+    assert repr(settings) == "shendu.backends.conv(benchmark=False, winograd=True)"
     F.conv2d(x, w, padding=1)
-    assert calls == [] and settings.chosen() == {}          # default: im2col, nothing timed
+    assert len(calls) == 1 and settings.chosen() == {}      # default: Winograd, nothing timed
+    settings.winograd = False
+    F.conv2d(x, w, padding=1)
+    assert len(calls) == 1                                   # im2col
+    calls.clear()
     settings.benchmark = True
     y1 = F.conv2d(x, w, padding=1)
     timed = len(calls)
@@ -128,3 +132,49 @@ def test_benchmark_mode_times_once_per_shape_and_can_be_turned_off(settings, mon
     assert len(settings.chosen()) == 1
     settings.benchmark = False
     assert not settings.benchmark
+
+
+needs_numba = pytest.mark.skipif(not shendu.backend.kernels._numba_importable(),
+                                 reason="numba is not installed")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_kernels_equal_numpy_twins(dtype):
+    rng = np.random.default_rng(6)
+    n, Ci, O, th, tw = 2, 3, 5, 3, 4
+    w = rng.standard_normal((O, Ci, 3, 3)).astype(dtype)
+    u = np.empty((16, O, Ci), dtype)
+    W.weight_kernel(w, u, dtype(0.5))
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(u, W.weight_transform_numpy(w), rtol=tol, atol=tol)
+    xp = rng.standard_normal((n, Ci, 2 * th + 3, 2 * tw + 2)).astype(dtype)
+    v, v2 = (np.empty((4, 4, Ci, n, th, tw), dtype) for _ in range(2))
+    W.input_kernel(xp, v.reshape(16, Ci, n, th, tw))
+    W.input_transform_numpy(xp, th, tw, v2)
+    np.testing.assert_allclose(v, v2, rtol=tol, atol=tol)
+    m = rng.standard_normal((4, 4, O, n, th, tw)).astype(dtype)
+    y, y2 = (np.empty((n, O, 2 * th, 2 * tw), dtype) for _ in range(2))
+    W.output_kernel(m.reshape(16, O, n, th, tw), y)
+    W.output_transform_numpy(m, np.empty((2, 4, O, n, th, tw), dtype),
+                             y2.reshape(n, O, th, 2, tw, 2).transpose(3, 5, 1, 0, 2, 4))
+    np.testing.assert_allclose(y, y2, rtol=tol, atol=tol)
+
+
+def test_transform_kernels_loop_in_plain_python():
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((2, 2, 3, 3))
+    u = np.empty((16, 2, 2))
+    W.weight_kernel.py(w, u, 0.5)
+    np.testing.assert_allclose(u, W.weight_transform_numpy(w), rtol=1e-14, atol=1e-14)
+    xp = rng.standard_normal((1, 2, 6, 6))
+    v, v2 = (np.empty((4, 4, 2, 1, 2, 2)) for _ in range(2))
+    W.input_kernel.py(xp, v.reshape(16, 2, 1, 2, 2))
+    W.input_transform_numpy(xp, 2, 2, v2)
+    np.testing.assert_allclose(v, v2, rtol=1e-14, atol=1e-14)
+    m = rng.standard_normal((4, 4, 2, 1, 2, 2))
+    y, y2 = (np.empty((1, 2, 4, 4)) for _ in range(2))
+    W.output_kernel.py(m.reshape(16, 2, 1, 2, 2), y)
+    W.output_transform_numpy(m, np.empty((2, 4, 2, 1, 2, 2)),
+                             y2.reshape(1, 2, 2, 2, 2, 2).transpose(3, 5, 1, 0, 2, 4))
+    np.testing.assert_allclose(y, y2, rtol=1e-14, atol=1e-14)
