@@ -21,24 +21,20 @@ from .backend import conv as _conv
 __all__ = ["conv"]
 
 
+def _switch(name, doc):
+    """A boolean attribute kept in the backend's CONV_SETTINGS (read there on every call)."""
+    def get(self):
+        return _conv.CONV_SETTINGS[name]
+
+    def set_(self, flag):
+        _conv.CONV_SETTINGS[name] = bool(flag)
+    return property(get, set_, doc=doc)
+
+
 class _ConvSettings:
-    """The convolution switches (``benchmark``, ``winograd``), read by the backend."""
-
-    @property
-    def benchmark(self):
-        return _conv.CONV_SETTINGS["benchmark"]
-
-    @benchmark.setter
-    def benchmark(self, flag):
-        _conv.CONV_SETTINGS["benchmark"] = bool(flag)
-
-    @property
-    def winograd(self):
-        return _conv.CONV_SETTINGS["winograd"]
-
-    @winograd.setter
-    def winograd(self, flag):
-        _conv.CONV_SETTINGS["winograd"] = bool(flag)
+    """The convolution switches, read by the backend."""
+    benchmark = _switch("benchmark", "time the algorithms once per shape, keep the fastest")
+    winograd = _switch("winograd", "without benchmark: Winograd wherever it applies")
 
     def chosen(self):
         """What benchmark mode has chosen so far, per shape."""
