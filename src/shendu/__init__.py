@@ -41,7 +41,7 @@ from ._creation import range                # noqa: A004
 from ._random import (Generator, default_generator, manual_seed, seed, initial_seed,
                       get_rng_state, set_rng_state)
 from ._printing import set_printoptions
-from . import linalg, special
+from . import linalg, special, backends
 from .serialization import save, load, load_torch_file
 from .summary import summary
 from .backend import set_num_threads, get_num_threads

@@ -17,12 +17,13 @@ time steps at once (one matmul over the whole sequence, before the loop), then
 ``gh = h W_hh^T + b_hh`` once per step (the four LSTM gates, or three GRU gates, in one
 product). A cell function receives ``gi``, ``gh`` and the state and returns the new state
 plus the activations its backward needs. It is written with operators and ``F.sigmoid``
-/ ``F.tanh`` / ``F.relu`` only, so the same function runs on raw arrays (``F`` =
-NumPy, inside the fused :class:`Recurrence` node) and on Tensors (``F`` = shendu's
-differentiable ops, the path that ``create_graph`` differentiates).
+/ ``F.tanh`` / ``F.relu`` on Tensors: the differentiable path that ``create_graph``
+differentiates. The array path runs the same equations through ``backend.rnn``'s step
+routines (in place on the gate block, one fused pass per step backward), and the tests
+hold the two together.
 
 :class:`Recurrence` is one layer in one direction over a whole sequence in one graph node:
-its forward loops over the time steps in NumPy, its backward loops back over them
+its forward loops over the time steps on arrays, its backward loops back over them
 (BPTT) giving the gate gradients of every step, from which the weight gradients are
 one matrix product each (dW_hh = Σ_t dgates_t^T h_{t-1}). Python overhead is then per
 step, not per op. With ``create_graph=True`` the node's backward instead rebuilds the
@@ -41,7 +42,7 @@ import numpy as np
 
 from ..autograd.function import Node
 from . import activation as _A
-from ..backend import elementwise as _be
+from ..backend import rnn as _br
 from .dropout import dropout as _dropout
 from .linear import linear
 from .shape import cat, stack, _alias
@@ -51,13 +52,6 @@ __all__ = []
 
 
 # ------------------------------------------------------------------ the cells
-class _NumPyMath:
-    """The ``F`` of the cell functions on raw arrays."""
-    tanh = staticmethod(np.tanh)
-    sigmoid = staticmethod(_be.sigmoid)
-    relu = staticmethod(_be.relu)
-
-
 class _TensorMath:
     """The ``F`` of the cell functions on Tensors (differentiable)."""
     tanh = staticmethod(_A.tanh)
@@ -126,65 +120,25 @@ def gru_cell(gi, gh, state, F):
     return (n + z * (h - n),), (r, z, n, ghn)
 
 
-# First-order backward of each cell on raw arrays: from the gradient ``dh`` of the new
-# h (and ``dstate`` carried to the new state), write the gradients of gi and gh into
-# ``dgi`` / ``dgh`` and return the gradients reaching the previous state directly
-# (None where the only path is through gh).
-def _rnn_tanh_back(dh, dstate, saved, prev, dgi, dgh):
-    h, = saved
-    np.multiply(dh, 1 - h * h, out=dgi)
-    return (None,)
-
-
-def _rnn_relu_back(dh, dstate, saved, prev, dgi, dgh):
-    h, = saved
-    np.multiply(dh, h > 0, out=dgi)
-    return (None,)
-
-
-def _lstm_back(dh, dstate, saved, prev, dgi, dgh):
-    i, f, g, o, tc = saved
-    H = tc.shape[-1]
-    dc = dstate[1] + dh * o * (1 - tc * tc)
-    np.multiply(dc * g, i * (1 - i), out=dgi[:, :H])
-    np.multiply(dc * prev[1], f * (1 - f), out=dgi[:, H:2 * H])
-    np.multiply(dc * i, 1 - g * g, out=dgi[:, 2 * H:3 * H])
-    np.multiply(dh * tc, o * (1 - o), out=dgi[:, 3 * H:])
-    return None, dc * f
-
-
-def _gru_back(dh, dstate, saved, prev, dgi, dgh):
-    r, z, n, ghn = saved
-    H = n.shape[-1]
-    dpre_n = dh * (1 - z) * (1 - n * n)
-    np.multiply(dpre_n * ghn, r * (1 - r), out=dgi[:, :H])
-    np.multiply(dh * (prev[0] - n), z * (1 - z), out=dgi[:, H:2 * H])
-    dgi[:, 2 * H:] = dpre_n
-    dgh[:, :2 * H] = dgi[:, :2 * H]
-    np.multiply(dpre_n, r, out=dgh[:, 2 * H:])
-    return (dh * z,)
-
-
 class _Cell:
-    """A cell kind: its maths, its NumPy backward (None: the sequence runs as a graph of
-    differentiable ops, :func:`recurrence_graph`), gates per hidden unit, whether the
-    gradients of gi and gh are the same array (they differ only in the GRU), and the
-    keyword under which the cell takes a layer's extra weights (the peepholes)."""
+    """A cell kind: its maths (for the differentiable path), gates per hidden unit, whether
+    the array path's step routines of ``backend.rnn`` run it (``fused``; without them the
+    sequence runs as a graph of differentiable ops, :func:`recurrence_graph`), and the keyword
+    under which the cell takes a layer's extra weights (the peepholes)."""
 
-    def __init__(self, name, fn, back, gates, same_grad=True, extra=None):
-        self.name, self.fn, self.back, self.gates, self.same_grad = name, fn, back, gates, same_grad
-        self.extra = extra
+    def __init__(self, name, fn, gates, fused=True, extra=None):
+        self.name, self.fn, self.gates, self.fused, self.extra = name, fn, gates, fused, extra
 
     def __repr__(self):
         return self.name
 
 
-CELLS = {"RNN_TANH": _Cell("RNN_TANH", rnn_tanh_cell, _rnn_tanh_back, 1),
-         "RNN_RELU": _Cell("RNN_RELU", rnn_relu_cell, _rnn_relu_back, 1),
-         "LSTM": _Cell("LSTM", lstm_cell, _lstm_back, 4),
-         "GRU": _Cell("GRU", gru_cell, _gru_back, 3, same_grad=False),
-         "LSTM_PEEPHOLE": _Cell("LSTM_PEEPHOLE", lstm_cell, None, 4, extra="peephole"),
-         "LSTM_COUPLED": _Cell("LSTM_COUPLED", lstm_coupled_cell, None, 3)}
+CELLS = {"RNN_TANH": _Cell("RNN_TANH", rnn_tanh_cell, 1),
+         "RNN_RELU": _Cell("RNN_RELU", rnn_relu_cell, 1),
+         "LSTM": _Cell("LSTM", lstm_cell, 4),
+         "GRU": _Cell("GRU", gru_cell, 3),
+         "LSTM_PEEPHOLE": _Cell("LSTM_PEEPHOLE", lstm_cell, 4, fused=False, extra="peephole"),
+         "LSTM_COUPLED": _Cell("LSTM_COUPLED", lstm_coupled_cell, 3, fused=False)}
 
 
 # ------------------------------------------------------------------ the recurrence
@@ -210,37 +164,47 @@ class Recurrence(Node):
 
     def forward(self, gi, h0, c0, w_hh, b_hh, w_hr, *, cell, batch_sizes, reverse):
         self.cell, self.batch_sizes, self.reverse = cell, batch_sizes, reverse
-        off = _offsets(batch_sizes)
-        F = _NumPyMath
+        kind, off = cell.name, _offsets(batch_sizes)
+        N, H, dt = gi.shape[0], gi.shape[1] // cell.gates, gi.dtype
+        gru = kind == "GRU"
+        # every row's gate block: the pre-activations, turned into the activations in place
+        # (what backward needs). b_hh joins once here, except the GRU's (r multiplies b_hn).
+        acts = self.acts = gi + b_hh if b_hh is not None and not gru else gi.copy()
         state = [h0.copy()] if c0 is None else [h0.copy(), c0.copy()]
-        out = np.empty((gi.shape[0], h0.shape[1]), dtype=gi.dtype)
+        out = np.empty((N, h0.shape[1]), dt)
         keep = self._needs_grad
-        if keep:
-            prev = self.prev = [np.empty((gi.shape[0], s.shape[1]), dtype=s.dtype) for s in state]
-            saved = self.saved = [None] * len(batch_sizes)
-            if w_hr is not None:
-                hraw = self.hraw = np.empty((gi.shape[0], w_hr.shape[1]), dtype=gi.dtype)
+        hprev = self.hprev = np.empty_like(out) if keep else None     # h_{t-1} of every row
+        if kind == "LSTM":
+            cprev = self.cprev = np.empty((N, H), dt) if keep else None
+            tc = self.tc = np.empty((N, H), dt)
+            hraw = self.hraw = out if w_hr is None else np.empty((N, H), dt)
+        elif gru:
+            ghn = self.ghn = np.empty((N, H), dt) if keep else None
         for t in _steps(len(batch_sizes), reverse):
             s, e = off[t], off[t + 1]
-            b = e - s
-            cur = [x[:b] for x in state]
-            gh = (w_hh @ cur[0].T).T        # = h W_hh^T; OpenBLAS is ~1.5x faster this way round
-            if b_hh is not None:
-                gh += b_hh
-            new, sv = cell.fn(gi[s:e], gh, cur, F)
-            h = new[0]
+            h, a = state[0][:e - s], acts[s:e]
             if keep:
-                for p, x in zip(prev, cur):
-                    p[s:e] = x
-                saved[t] = sv
+                hprev[s:e] = h
+            gh = (w_hh @ h.T).T             # = h W_hh^T; OpenBLAS is ~1.5x faster this way round
+            if kind == "LSTM":
+                c = state[1][:e - s]
+                if keep:
+                    cprev[s:e] = c
+                a += gh
+                _br.lstm_forward(a, c, tc[s:e], hraw[s:e])     # c becomes c_t
                 if w_hr is not None:
-                    hraw[s:e] = h
-            if w_hr is not None:
-                h = h @ w_hr.T
-            out[s:e] = h
-            state[0][:b] = h
-            if len(new) > 1:
-                state[1][:b] = new[1]
+                    np.matmul(hraw[s:e], w_hr.T, out=out[s:e])
+            elif gru:
+                if b_hh is not None:
+                    gh += b_hh
+                _br.gru_forward(a, gh, h, out[s:e])
+                if keep:
+                    ghn[s:e] = gh[:, 2 * H:]
+            else:
+                a += gh
+                _br.rnn_forward(a, kind == "RNN_RELU")
+                out[s:e] = a
+            h[...] = out[s:e]
         return (out, *state)
 
     def backward(self, gout, *gstate):
@@ -251,39 +215,47 @@ class Recurrence(Node):
                            *self.saved_tensors)
 
     def _grads_arrays(self, dout, *rest):
-        """BPTT on the arrays kept by forward: the six input gradients."""
+        """BPTT on the arrays kept by forward: the six input gradients. Each step is one
+        fused gate routine (``backend.rnn``) and one GEMM back to h_{t-1}; the weight
+        gradients are one GEMM each over all steps."""
         n = len(rest) - 6
         dstate = [g.copy() for g in rest[:n]]
         gi, h0, c0, w_hh, b_hh, w_hr = rest[n:]
-        cell, bs = self.cell, self.batch_sizes
+        kind, bs = self.cell.name, self.batch_sizes
         off = _offsets(bs)
+        gru = kind == "GRU"
+        acts = self.acts
         dgi = np.empty_like(gi)
-        dgh = dgi if cell.same_grad else np.empty_like(gi)
+        dgh = np.empty_like(gi) if gru else dgi     # the same but in the GRU
+        if gru:
+            direct = np.empty_like(dstate[0])
         if w_hr is not None:
             dproj = np.empty_like(dout)
-        prev, saved = self.prev, self.saved
         for t in _steps(len(bs), not self.reverse):
             s, e = off[t], off[t + 1]
             b = e - s
-            dh = dstate[0][:b] + dout[s:e]
+            dh = dstate[0][:b]
+            dh += dout[s:e]
             if w_hr is not None:
                 dproj[s:e] = dh
                 dh = dh @ w_hr
-            direct = cell.back(dh, [d[:b] for d in dstate], saved[t], [p[s:e] for p in prev],
-                               dgi[s:e], dgh[s:e])
-            dh_prev = dgh[s:e] @ w_hh
-            if direct[0] is not None:
-                dh_prev += direct[0]
-            dstate[0][:b] = dh_prev
-            if len(dstate) > 1:
-                dstate[1][:b] = direct[1]
+            if kind == "LSTM":
+                _br.lstm_backward(dh, dstate[1][:b], acts[s:e], self.tc[s:e], self.cprev[s:e],
+                                  dgi[s:e])
+            elif gru:
+                _br.gru_backward(dh, acts[s:e], self.ghn[s:e], self.hprev[s:e], dgi[s:e],
+                                 dgh[s:e], direct[:b])
+            else:
+                _br.rnn_backward(dh, acts[s:e], dgi[s:e], kind == "RNN_RELU")
+            np.matmul(dgh[s:e], w_hh, out=dstate[0][:b])
+            if gru:
+                dstate[0][:b] += direct[:b]
         need = self.needs_input_grad
-        grads = [dgi if need[0] else None, dstate[0] if need[1] else None,
-                 dstate[1] if c0 is not None and need[2] else None,
-                 dgh.T @ prev[0] if need[3] else None,
-                 np.ones(dgh.shape[0], dtype=dgh.dtype) @ dgh if need[4] else None,
-                 dproj.T @ self.hraw if w_hr is not None and need[5] else None]
-        return tuple(grads)
+        return (dgi if need[0] else None, dstate[0] if need[1] else None,
+                dstate[1] if c0 is not None and need[2] else None,
+                dgh.T @ self.hprev if need[3] else None,
+                np.ones(dgh.shape[0], dtype=dgh.dtype) @ dgh if need[4] else None,
+                dproj.T @ self.hraw if w_hr is not None and need[5] else None)
 
 
 def _recurrence_grads_graph(gout, *rest, cell, batch_sizes, reverse, need):
@@ -356,7 +328,7 @@ def rnn_layers(mode, data, batch_sizes, h0, c0, weights, num_layers, bidirection
             k = layer * dirs + d
             w_ih, w_hh, b_ih, b_hh, w_hr = weights[k][:5]
             gi, c_k = linear(x, w_ih, b_ih), None if c0 is None else c0[k]
-            if cell.back is None:
+            if not cell.fused:
                 res = recurrence_graph(cell, gi, h0[k], c_k, w_hh, b_hh, w_hr, bs, d == 1,
                                        weights[k][5] if len(weights[k]) > 5 else None)
             else:

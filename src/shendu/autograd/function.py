@@ -116,7 +116,12 @@ class Node:
     # ------------------------------------------------------------- saved state
     @property
     def needs_input_grad(self):
-        return tuple(e[0] is not None for e in self.next_functions)
+        """Per positional input, whether backward must compute its gradient (torch's
+        ``ctx.needs_input_grad``)."""
+        nf = self.next_functions
+        if len(nf) == 2:                   # the common case, without a generator
+            return (nf[0][0] is not None, nf[1][0] is not None)
+        return tuple([e[0] is not None for e in nf])
 
     @property
     def saved_tensors(self):

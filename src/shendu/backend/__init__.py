@@ -12,6 +12,8 @@ and call these routines for the array work.
 ``elementwise``     the split ufunc; relu / select / tanh / sigmoid routines and kernels
 ``conv``            convolution's geometry, im2col / col2im, chunks and three faces
 ``pool``            max pooling's window routines and 2x2 kernels
+``winograd``        F(2x2, 3x3) for stride-1 3x3 convolutions (conv.py chooses it)
+``rnn``             one LSTM / GRU / RNN time step, forward in place, backward kernels
 ==================  ================================================================
 
 Importing the package applies the process-wide settings once: OpenBLAS's idle spin

@@ -29,11 +29,12 @@ Special routes, all computing the same faces:
   (``threads.run_chunks``) with BLAS on one thread meanwhile.
 """
 import functools
+import time
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import threads
+from . import threads, winograd
 from .kernels import KERNEL_DTYPES, enabled, kernel
 from .memory import Scratch, prod as _prod
 
@@ -228,45 +229,94 @@ FULL_CORRELATION_MAX_GROWTH = 1.25  # stride-1 transposed conv as a plain correl
 KEEP_COLS_ELEMS = 1 << 22
 
 
+# ---------------------------------------------------------------------- algorithm choice
+# How face_y computes a convolution that more than one algorithm can: "im2col" (column
+# matrix and one GEMM) or "winograd" (F(2x2,3x3), winograd.py; stride-1 3x3 only, forward
+# and input gradient). Public as shendu.backends.conv (benchmark, winograd), the
+# counterpart of torch.backends.cudnn. Measured on ResNet-18's CIFAR 3x3 layers (batch 32,
+# forward, 1 thread, one process, shared machine): Winograd took 0.70-0.76x im2col's time on
+# every layer, and a whole training step 0.88x (2 threads), so the fixed default rule
+# is Winograd wherever it applies; benchmark mode instead times both once per shape.
+CONV_SETTINGS = {"benchmark": False, "winograd": True}
+_chosen = {}                       # shape key -> the algorithm benchmark mode measured fastest
+
+
+def algorithm(x, w, g):
+    """Which algorithm face_y uses for conv(x, w) with geometry g (see above). With
+    ``benchmark`` on, the first call of a shape times each candidate once and the choice is
+    kept for the process (like torch.backends.cudnn.benchmark); otherwise a fixed rule:
+    Winograd wherever it applies if ``winograd`` is on, else im2col."""
+    if not winograd.applies(x.shape, w.shape, g.s, g.d, g.groups, x.dtype):
+        return "im2col"
+    if not CONV_SETTINGS["benchmark"]:
+        return "winograd" if CONV_SETTINGS["winograd"] else "im2col"
+    key = (x.shape, w.shape, g.lo, g.P, x.dtype.str)
+    algo = _chosen.get(key)
+    if algo is None:
+        runs = {"im2col": lambda: _gemm_y(x, w, g), "winograd": lambda: winograd.conv2d(x, w, g.lo, g.P)}
+        times = {}
+        for name, run in runs.items():
+            run()                                       # first-use costs (allocation, caches)
+            t0 = time.perf_counter()
+            run()
+            times[name] = time.perf_counter() - t0
+        algo = _chosen[key] = min(times, key=times.get)
+    return algo
+
+
+def chosen():
+    """The benchmark mode's choices so far: {(x shape, w shape, padding, output, dtype): algorithm}."""
+    return dict(_chosen)
+
+
 # ---------------------------------------------------------------------- the three faces
 def face_y(x, w, g, keep=False):
     """conv(x, w): (N, C, *S), (O, C/G, *K) -> (N, O, *P). With ``keep``, returns
     (y, columns) where columns is the list of per-chunk column matrices (or None) for
     face_w to reuse."""
-    N = x.shape[0]
-    O = w.shape[0]
-    G = g.groups
+    N, O, G = x.shape[0], w.shape[0], g.groups
     cols_kept = None
     if _depthwise(g, w.shape[1]):
         y = _depthwise_y(x, w, g, np.empty((N, O) + g.P, dtype=x.dtype))
     elif _pointwise(g):
         y = np.matmul(w.reshape(G, O // G, -1), _grouped(x, g)).reshape((N, O) + g.P)
+    elif algorithm(x, w, g) == "winograd":
+        y = winograd.conv2d(x, w, g.lo, g.P)
     else:
-        y = np.empty((N, O) + g.P, dtype=x.dtype)
-        wm = w.reshape(G, O // G, -1)
-        pp = _prod(g.P)
-        fresh = keep and N * x.shape[1] * _prod(g.K) * pp <= KEEP_COLS_ELEMS
-        chunks = _gemm_chunks(N, x.shape[1], g)
-        cols_kept = [None] * len(chunks) if fresh else None
-        index = {c: i for i, c in enumerate(chunks)}
-        per_image = pp >= PER_IMAGE_Y_MIN_POSITIONS or (
-            pp >= PER_IMAGE_Y_SMALL_POSITIONS and wm[0].size <= PER_IMAGE_Y_MAX_W)
-
-        def chunk(t, a, b):
-            cols = _im2col(x[a:b], g, fresh)
-            if fresh:
-                cols_kept[index[(a, b)]] = cols
-            if per_image or b - a == 1:
-                # straight into y's layout: no (O, n*P) -> (n, O, P) copy afterwards
-                np.matmul(wm, cols.reshape(G, -1, b - a, pp).transpose(2, 0, 1, 3),
-                          out=y[a:b].reshape(b - a, G, O // G, pp))
-                return
-            ym = np.matmul(wm, cols, out=_scratch.get("ym", (G, O // G, cols.shape[2]),
-                                                      x.dtype))
-            dst, src = y[a:b].reshape(b - a, O, pp).transpose(1, 0, 2), ym.reshape(O, b - a, pp)
-            threads.run_channels(lambda i, j: np.copyto(dst[i:j], src[i:j]), O, ym.size)
-        threads.run_chunks(chunks, chunk)
+        y, cols_kept = _gemm_y(x, w, g, keep)
     return (y, cols_kept) if keep else y
+
+
+def _gemm_y(x, w, g, keep=False):
+    """face_y by im2col and one product per chunk of images: (y, kept columns or None)."""
+    N = x.shape[0]
+    O = w.shape[0]
+    G = g.groups
+    y = np.empty((N, O) + g.P, dtype=x.dtype)
+    wm = w.reshape(G, O // G, -1)
+    pp = _prod(g.P)
+    fresh = keep and N * x.shape[1] * _prod(g.K) * pp <= KEEP_COLS_ELEMS
+    chunks = _gemm_chunks(N, x.shape[1], g)
+    cols_kept = [None] * len(chunks) if fresh else None
+    index = {c: i for i, c in enumerate(chunks)}
+    per_image = pp >= PER_IMAGE_Y_MIN_POSITIONS or (
+        pp >= PER_IMAGE_Y_SMALL_POSITIONS and wm[0].size <= PER_IMAGE_Y_MAX_W)
+
+    def chunk(t, a, b):
+        cols = _im2col(x[a:b], g, fresh)
+        if fresh:
+            cols_kept[index[(a, b)]] = cols
+        if per_image or b - a == 1:
+            # straight into y's layout: no (O, n*P) -> (n, O, P) copy afterwards
+            np.matmul(wm, cols.reshape(G, -1, b - a, pp).transpose(2, 0, 1, 3),
+                      out=y[a:b].reshape(b - a, G, O // G, pp))
+            return
+        ym = np.matmul(wm, cols, out=_scratch.get("ym", (G, O // G, cols.shape[2]),
+                                                  x.dtype))
+        dst, src = y[a:b].reshape(b - a, O, pp).transpose(1, 0, 2), ym.reshape(O, b - a, pp)
+        threads.run_channels(lambda i, j: np.copyto(dst[i:j], src[i:j]), O, ym.size)
+    threads.run_chunks(chunks, chunk)
+    return y, cols_kept
 
 
 def face_x(y, w, g):
