@@ -87,6 +87,6 @@ def join_launch():
     if not c10d.is_initialized():
         c10d.init_process_group("mpi")
     if "OMP_NUM_THREADS" not in os.environ:
-        from .._threads import set_num_threads
+        from ..backend import set_num_threads
         set_num_threads(max(1, (os.cpu_count() or 1) // env_local_size()))
     return c10d.get_rank(), c10d.get_world_size()
