@@ -10,7 +10,9 @@ group returned by ``new_group()`` over all ranks. Outside an MPI launch MPI star
 singleton: a world of size 1 in which every collective is the identity.
 """
 import enum
+import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -186,6 +188,11 @@ def new_group(ranks=None, timeout=None, backend=None, pg_options=None):
     return g
 
 
+# Time for mpiexec to forward the failing rank's last words before MPI_Abort kills the job
+# (without it the traceback was sometimes lost while its first line came through).
+ABORT_GRACE_S = 0.5
+
+
 def abort_on_exception():
     """Make an uncaught exception on this rank print its traceback and abort every rank
     (``MPI_Abort``): without it the other ranks would wait forever in their next collective."""
@@ -196,10 +203,12 @@ def abort_on_exception():
     def hook(kind, value, tb):
         try:
             rank = _mpi().COMM_WORLD.Get_rank()
-            sys.stderr.write(f"shendu.distributed: rank {rank} failed; aborting all ranks\n")
-            traceback.print_exception(kind, value, tb)
-            sys.stderr.flush()
+            text = (f"shendu.distributed: rank {rank} failed; aborting all ranks\n"
+                    + "".join(traceback.format_exception(kind, value, tb)))
             sys.stdout.flush()
+            sys.stderr.flush()
+            os.write(2, text.encode(errors="replace"))      # one unbuffered write
+            time.sleep(ABORT_GRACE_S)
         finally:
             _mpi().COMM_WORLD.Abort(1)
     hook._shendu_abort = True
