@@ -21,9 +21,7 @@ import subprocess
 import sys
 import time
 
-if "--worker" in sys.argv and "shendu" in sys.argv:
-    import shendu  # noqa: F401  (before NumPy, though since issue 13 the order does not matter)
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402  -- first, as user scripts do (shendu copes with either order)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "src")
