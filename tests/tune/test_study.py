@@ -116,10 +116,18 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
         pid = int(victim.system_attrs["shendu:worker"].rsplit(":", 1)[1])
         done_before = {t.number: t.value for t in _trials(tmp_path) if t.state == S.COMPLETE}
         os.kill(pid, signal.SIGKILL)
-        # 2. then kill the whole study (coordinator and workers) while a trial runs
-        _wait(lambda: any(t.state == S.RUNNING and t.number > victim.number
-                          for t in _trials(tmp_path)))
-        os.killpg(proc.pid, signal.SIGKILL)
+        # 2. then kill the whole study (coordinator and workers) while a trial runs — or,
+        # if the surviving worker used up the budget first (the victim's trial then waits
+        # for the resume to be retried), once the others have all finished
+        def later_trial_running_or_budget_spent():
+            ts = _trials(tmp_path)
+            ended = [t for t in ts if t.number != victim.number and t.state in
+                     (S.COMPLETE, S.PRUNED, S.FAIL)]
+            return (proc.poll() is not None or len(ended) >= 3
+                    or any(t.state == S.RUNNING and t.number > victim.number for t in ts))
+        _wait(later_trial_running_or_budget_spent)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
