@@ -109,3 +109,23 @@ def count_flop(lib, model, x, train):
         h.remove()
     total = sum(per_layer)
     return 3 * total - per_layer[0] if train else total
+
+
+def recurrent_step(lib, layer, T=35, B=32, I=128, H=256, C=1000, lr=0.1):
+    """A training step of one recurrent layer (``lib.nn.LSTM`` or ``GRU``) I→H over T steps,
+    batch B, then Linear to C classes on every step's output, cross-entropy, optim.SGD."""
+    lib.manual_seed(0)
+    rnn = getattr(lib.nn, layer)(I, H)
+    fc = lib.nn.Linear(H, C)
+    opt = lib.optim.SGD(list(rnn.parameters()) + list(fc.parameters()), lr=lr)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    x = lib.randn(T, B, I)
+    y = lib.randint(0, C, (T * B,))
+
+    def step():
+        opt.zero_grad()
+        out, _ = rnn(x)
+        loss = loss_fn(fc(out.reshape(T * B, H)), y)
+        loss.backward()
+        opt.step()
+    return step
