@@ -41,6 +41,7 @@ from .activation import Softplus, log_softmax, logsigmoid, sigmoid, relu
 from .distance import pairwise_distance, normalize
 from .inplace import _tname
 from .fused import fused_grads
+from ..backend import softmax as _softmax
 
 __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "cross_entropy", "nll_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -285,13 +286,10 @@ class SoftmaxCrossEntropyIndex(Node):
 
     def forward(self, x, y, w, scale):
         self.y, self.w, self.scale = y, w, scale
-        z = x - x.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1, keepdims=True)
-        rows = np.arange(x.shape[0])
-        loss = (np.log(s[:, 0]) - z[rows, y]) * w
-        if self._needs_grad:
-            self.p = np.divide(e, s, out=e)          # softmax, kept for backward
+        loss, p = _softmax.xent_index(np.ascontiguousarray(x), y, self._needs_grad)
+        loss *= w
+        if p is not None:
+            self.p = p                               # softmax, kept for backward
         if scale is None:
             return loss
         return np.asarray(loss.sum() * loss.dtype.type(scale))
@@ -306,9 +304,7 @@ class SoftmaxCrossEntropyIndex(Node):
         """(gx,) = w_n (softmax(x) − onehot(y_n)) · g, from the softmax kept by forward."""
         y, w, scale = self.y, self.w, self.scale
         f = (w * g.dtype.type(scale)) * g if scale is not None else w * g
-        gx = self.p * f[:, None]                     # (p is kept intact for retain_graph)
-        gx[np.arange(gx.shape[0]), y] -= f
-        return (gx,)
+        return (_softmax.xent_index_grad(self.p, y, f),)     # p kept intact: retain_graph
 
 
 def _cross_entropy_index_grad_graph(gy, x, y, w, scale):

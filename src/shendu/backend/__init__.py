@@ -14,6 +14,7 @@ and call these routines for the array work.
 ``pool``            max pooling's window routines and 2x2 kernels
 ``winograd``        F(2x2, 3x3) for stride-1 3x3 convolutions (conv.py chooses it)
 ``rnn``             one LSTM / GRU / RNN time step, forward in place, backward kernels
+``softmax``         row-wise (log-)softmax and index cross-entropy, rows split over threads
 ==================  ================================================================
 
 Importing the package applies the process-wide settings once: OpenBLAS's idle spin
