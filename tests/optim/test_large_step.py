@@ -76,3 +76,25 @@ def test_state_dict_after_a_large_step_has_whole_buffers():
     bufs = [st["momentum_buffer"] for st in opt.state_dict()["state"].values()]
     assert [tuple(b.shape) for b in bufs] == SHAPES
     assert all(float(b.min()) == float(b.max()) == 1.0 for b in bufs)
+
+
+needs_numba = pytest.mark.skipif(not shendu.backend.kernels._numba_importable(),
+                                 reason="numba is not installed")
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [shendu.float32, shendu.float64])
+@pytest.mark.parametrize("name", [n for n in sorted(CASES) if n.startswith("sgd")]
+                         + ["sgd_wd_maximize_int_lr"])
+def test_sgd_compiled_pass_equals_its_numpy_twin(name, dtype, monkeypatch):
+    """backend.updates.sgd (one compiled pass) against the NumPy chain of SGD._kernel: the
+    same bits, float32 and float64, every option."""
+    make = CASES.get(name) or (lambda lib, ps: lib.optim.SGD(ps, lr=1, momentum=0.9,
+                                                             weight_decay=1e-2, maximize=True))
+    from shendu.backend import kernels
+    kernel = _run(shendu, make, dtype)
+    monkeypatch.setattr(kernels, "_state", dict(kernels._state, enabled=False))
+    assert not kernels.enabled()
+    twin = _run(shendu, make, dtype)
+    for a, b in zip(kernel, twin):
+        np.testing.assert_array_equal(a, b)

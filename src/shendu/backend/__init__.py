@@ -15,6 +15,7 @@ and call these routines for the array work.
 ``winograd``        F(2x2, 3x3) for stride-1 3x3 convolutions (conv.py chooses it)
 ``rnn``             one LSTM / GRU / RNN time step, forward in place, backward kernels
 ``softmax``         row-wise (log-)softmax and index cross-entropy, rows split over threads
+``updates``         optimizer update rules as one compiled pass (SGD), NumPy twins in optim/
 ==================  ================================================================
 
 Importing the package applies the process-wide settings once: OpenBLAS's idle spin

@@ -4,6 +4,7 @@ import functools
 import numpy as np
 
 from .._tensor import _make
+from ..backend import updates as _updates
 from .optimizer import Optimizer, _check_differentiable, _check_nonnegative, _in_chunks
 
 __all__ = ["SGD"]
@@ -37,18 +38,24 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, p, g, state, group):
-        arrays = [p, g]
+        buf = None
         first = False
         if group["momentum"] != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:     # the first step copies the gradient into it
-                buf = state["momentum_buffer"] = _make(np.empty_like(p), None, 0)
+            b = state.get("momentum_buffer")
+            if b is None:       # the first step copies the gradient into it
+                b = state["momentum_buffer"] = _make(np.empty_like(p), None, 0)
                 first = True
-            arrays.append(buf._data)
+            buf = b._data
+        if isinstance(group["lr"], (int, float)) and _updates.sgd_applies(p, g, buf):
+            _updates.sgd(p, g, buf, group["lr"], group["momentum"], group["dampening"],
+                         group["weight_decay"], group["nesterov"], group["maximize"], first)
+            return
+        arrays = [p, g] if buf is None else [p, g, buf]
         _in_chunks(functools.partial(self._kernel, group=group, first=first), *arrays)
 
     def _kernel(self, p, g, buf=None, *, group, first):
-        """The step on (slices of) the parameter, its gradient and momentum buffer."""
+        """The step on (slices of) the parameter, its gradient and momentum buffer: the
+        NumPy twin of ``backend.updates.sgd`` (one compiled pass), where that does not apply."""
         momentum = group["momentum"]
         g = self._grad(p, g, group)
         if buf is not None:
