@@ -24,6 +24,7 @@ from ..autograd.function import Node
 from ._base import sum_to
 from .fused import fused_grads
 from . import shape as _shape
+from ..backend import batchnorm as _bn
 from .pooling import WindowSum, separable
 
 __all__ = ["batch_norm", "instance_norm", "group_norm", "layer_norm", "rms_norm",
@@ -86,7 +87,11 @@ class Normalize(Node):
         w = None if weight is None else weight.reshape(wshape)
         b = None if bias is None else bias.reshape(wshape)
         a = inv if w is None else inv * w
-        if a.size < x.size:                 # scale and shift are small: y = (x − μ) a + β
+        self.kernels = y is None            # batch norm on the compiled passes (normalize_over)
+        if self.kernels:
+            y = _bn.affine(x, mu.reshape(-1), a.reshape(-1),
+                           np.zeros(mu.size, x.dtype) if b is None else b.reshape(-1))
+        elif a.size < x.size:               # scale and shift are small: y = (x − μ) a + β
             y *= rows(a, y)
             if b is not None:
                 y += rows(np.broadcast_to(b, (1,) * (y.ndim - b.ndim) + b.shape), y)
@@ -114,6 +119,8 @@ class Normalize(Node):
 
     def _grads_arrays(self, g, x, weight):
         """The closed form on the arrays (the training hot path): (gx, gw, gb)."""
+        if self.kernels:
+            return self._grads_kernels(np.ascontiguousarray(g), x)
         axes, mu, inv, w = self.axes, self.mu, self.inv, self.w
         m = x.size // mu.size
         need = self.needs_input_grad
@@ -145,6 +152,24 @@ class Normalize(Node):
         gb = self._to_param(gb) if need[2] else None
         return gx, gw, gb
 
+    def _grads_kernels(self, g, x):
+        """The batch-norm closed form on the compiled passes (backend.batchnorm): the sums
+        in one pass over g and x, ∂x in another; the per-channel coefficients as above."""
+        mu, inv, w = self.mu, self.inv, self.w
+        need = self.needs_input_grad
+        m = x.size // mu.size
+        s0, s1 = (s.reshape(mu.shape) for s in _bn.grad_sums(g, x, mu.reshape(-1)))
+        gw, gb = s1 * inv, s0
+        s0, s1, m = self._across(s0, s1, m)
+        gx = None
+        if need[0]:
+            a = inv if w is None else inv * w
+            coef = (mu, a, a * inv * inv * s1 / -m, a * s0 / m)
+            gx = _bn.grad_input(g, x, *(np.ascontiguousarray(c.reshape(-1)) for c in coef))
+        gw = self._to_param(gw) if need[1] else None
+        gb = self._to_param(gb) if need[2] else None
+        return gx, gw, gb
+
     def _across(self, s0, s1, m):
         """The sums Σ_R g, Σ_R g (x − μ) and the count m that ∂x uses (SyncBatchNorm makes
         them the totals over all processes)."""
@@ -171,9 +196,19 @@ def _normalize_grads_graph(gy, x, weight, axes, wshape, pshape, eps):
 
 
 def normalize_over(x, axes, weight, bias, eps, wshape):
-    """The core on tensor ``x``: returns (y, mean, biased var), the statistics as arrays."""
-    mu, var, xc = moments(x._data, axes)
-    y = Normalize.apply(x, weight, bias, axes=axes, eps=eps, wshape=wshape, stats=(mu, var, xc))
+    """The core on tensor ``x``: returns (y, mean, biased var), the statistics as arrays.
+    Batch norm runs on the compiled passes of backend.batchnorm where they apply (then the
+    statistics come without x − μ, and Normalize knows by its None)."""
+    xa = x._data
+    if _bn.applies(xa, axes) and all(t is None or t._data.dtype == xa.dtype
+                                     for t in (weight, bias)):
+        shape = (1, -1) + (1,) * (xa.ndim - 2)
+        mu, var = (s.reshape(shape) for s in _bn.moments(xa))
+        stats = (mu, var, None)
+    else:
+        stats = moments(xa, axes)
+        mu, var = stats[:2]
+    y = Normalize.apply(x, weight, bias, axes=axes, eps=eps, wshape=wshape, stats=stats)
     return y, mu, var
 
 
@@ -184,6 +219,9 @@ class ChannelAffine(Node):
 
     def forward(self, x, a, c, wshape):
         self.wshape = wshape
+        if wshape[:2] == (1, x.shape[1]) and _bn.applies(x, (0,) + tuple(range(2, x.ndim))) \
+                and a.dtype == c.dtype == x.dtype:     # one compiled pass: (x − 0) a + c
+            return _bn.affine(x, np.zeros(x.shape[1], x.dtype), a.reshape(-1), c.reshape(-1))
         y = x * rows(a.reshape(wshape), x)
         y += rows(c.reshape(wshape), y)
         return y

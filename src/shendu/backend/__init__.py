@@ -8,7 +8,7 @@ and call these routines for the array work.
 ``settings``        the environment switches, read once
 ``threads``         BLAS's and shendu's thread pools; set_num_threads / get_num_threads
 ``memory``          malloc tuning and grow-only scratch buffers
-``kernels``         the numba machinery: ``@kernel``, ``run_split``, ``enabled``
+``kernels``         the numba machinery: ``@kernel``, ``@sum_kernel``, ``run_split``, ``enabled``
 ``elementwise``     the split ufunc; relu / select / tanh / sigmoid routines and kernels
 ``conv``            convolution's geometry, im2col / col2im, chunks and three faces
 ``pool``            max pooling's window routines and 2x2 kernels
@@ -16,6 +16,7 @@ and call these routines for the array work.
 ``rnn``             one LSTM / GRU / RNN time step, forward in place, backward kernels
 ``softmax``         row-wise (log-)softmax and index cross-entropy, rows split over threads
 ``updates``         optimizer update rules as one compiled pass (SGD), NumPy twins in optim/
+``batchnorm``       batch norm's statistics, affine map and backward as compiled passes
 ==================  ================================================================
 
 Importing the package applies the process-wide settings once: OpenBLAS's idle spin

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import settings, threads
 
-__all__ = ["enabled", "set_enabled", "kernel", "run_split", "applies", "KERNEL_DTYPES"]
+__all__ = ["enabled", "set_enabled", "kernel", "sum_kernel", "run_split", "applies", "KERNEL_DTYPES"]
 
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 SPLIT_MIN = 1 << 18             # elements (of the first array) from which work is split: below,
@@ -70,9 +70,10 @@ def set_enabled(flag):
 class _Kernel:
     """A function compiled with numba the first time it is called."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, fastmath=False):
         self.py = fn                     # the uncompiled loop (tests may run it directly)
         self._jit = None
+        self.fastmath = fastmath
         self.__doc__, self.__name__ = fn.__doc__, fn.__name__
 
     def __call__(self, *args):
@@ -81,12 +82,20 @@ class _Kernel:
             with _compile_lock:
                 if self._jit is None:
                     import numba
-                    self._jit = numba.njit(cache=True, nogil=True)(self.py)
+                    self._jit = numba.njit(cache=True, nogil=True, fastmath=self.fastmath)(self.py)
                 jit = self._jit
         return jit(*args)
 
 
 kernel = _Kernel                     # the decorator
+
+
+def sum_kernel(fn):
+    """``@kernel`` for loops that sum: the compiler may reassociate their floating-point
+    additions (numba's fastmath 'reassoc' only), so a sum runs as several SIMD partial sums,
+    as NumPy's own reductions do, instead of one serial chain (~8x slower). Every other
+    operation keeps IEEE semantics."""
+    return _Kernel(fn, fastmath={"reassoc"})
 
 
 def run_split(kern, *arrays):
