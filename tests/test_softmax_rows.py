@@ -12,14 +12,6 @@ from shendu.backend import softmax as S
 from shendu.backend.elementwise import UFUNC_SPLIT_MIN
 
 
-@pytest.fixture
-def two_threads():
-    n = shendu.get_num_threads()
-    shendu.set_num_threads(2)
-    yield
-    shendu.set_num_threads(n)
-
-
 def _chain_log_softmax(x):
     z = x - x.max(axis=1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))

@@ -54,14 +54,6 @@ from shendu.backend import elementwise as _base  # noqa: E402
 N_SPLIT = _base.UFUNC_SPLIT_MIN + 37      # large enough to split, with an odd tail
 
 
-@pytest.fixture
-def two_threads():
-    prev = _threads.get_num_threads()
-    _threads.set_num_threads(2)
-    yield
-    _threads.set_num_threads(prev)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_split_ufunc_equals_the_plain_call_bitwise(dtype, two_threads, monkeypatch):
     rng = np.random.default_rng(0)
