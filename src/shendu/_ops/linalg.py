@@ -5,6 +5,7 @@ broadcasting rules, mm, bmm, mv, dot, outer, addmm, tensordot, einsum) and the
 ``shendu/linalg.py`` is only the public namespace: it re-exports the routines from here.
 Adding a linalg function = a Node and its function here, one name in that file's import.
 """
+import functools
 import math
 from collections import namedtuple
 
@@ -14,6 +15,7 @@ from .. import _dtype
 from .._tensor import Tensor, _make
 from ..autograd.function import Node
 from ._base import sum_to, promote, broadcast_to, normalize_dims
+from .fused import fused_grads
 from .reduction import amax, amin, sum as _sum, expand_reduced
 from .elementwise import abs as _abs, pow as _pow, sqrt as _sqrt, where as _where, \
     clamp as _clamp, _const
@@ -34,26 +36,39 @@ class Matmul(Node):
     def backward(self, gy):
         a, b = self.saved_tensors
         need = self.needs_input_grad
-        ga = gb = None
-        if a.ndim == 1 and b.ndim == 1:
-            return (gy * b if need[0] else None,
-                    gy * a if need[1] else None)
-        A = a.unsqueeze(0) if a.ndim == 1 else a
-        B = b.unsqueeze(-1) if b.ndim == 1 else b
-        G = gy
+        if a.ndim == 2 and b.ndim == 2:         # the common case: one node, two products
+            return fused_grads(need, functools.partial(_matmul_grads_arrays, need=need),
+                               _matmul_grads_graph, gy, a, b)
+        return _matmul_grads_graph(gy, a, b, need)
+
+
+def _matmul_grads_arrays(g, a, b, need):
+    """(g bᵀ, aᵀ g) for 2-D a, b on the arrays (None where not needed)."""
+    return (g @ b.T if need[0] else None), (a.T @ g if need[1] else None)
+
+
+def _matmul_grads_graph(gy, a, b, need=(True, True)):
+    """Matmul's input gradients with shendu ops (differentiable again), every rank."""
+    ga = gb = None
+    if a.ndim == 1 and b.ndim == 1:
+        return (gy * b if need[0] else None,
+                gy * a if need[1] else None)
+    A = a.unsqueeze(0) if a.ndim == 1 else a
+    B = b.unsqueeze(-1) if b.ndim == 1 else b
+    G = gy
+    if a.ndim == 1:
+        G = G.unsqueeze(-2)
+    if b.ndim == 1:
+        G = G.unsqueeze(-1)
+    if need[0]:
+        ga = sum_to(matmul(G, B.mT), A.shape)
         if a.ndim == 1:
-            G = G.unsqueeze(-2)
+            ga = ga.squeeze(0)
+    if need[1]:
+        gb = sum_to(matmul(A.mT, G), B.shape)
         if b.ndim == 1:
-            G = G.unsqueeze(-1)
-        if need[0]:
-            ga = sum_to(matmul(G, B.mT), A.shape)
-            if a.ndim == 1:
-                ga = ga.squeeze(0)
-        if need[1]:
-            gb = sum_to(matmul(A.mT, G), B.shape)
-            if b.ndim == 1:
-                gb = gb.squeeze(-1)
-        return ga, gb
+            gb = gb.squeeze(-1)
+    return ga, gb
 
 
 def _matmul_error(sa, sb):
