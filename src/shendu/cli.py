@@ -388,6 +388,9 @@ def _eval(args):
         state = serialization.load(args.checkpoint)
     except (OSError, serialization.SerializationError) as e:
         raise CLIError(str(e)) from None
+    if not isinstance(state, dict):
+        raise CLIError(f"{args.checkpoint} holds a {type(state).__name__}, not a checkpoint or a "
+                       f"state dict")
     cli = ((state.get("meta") or {}).get("cli") or {}) if "model" in state else {}
     data = args.data or cli.get("data")
     if data is None:
@@ -406,7 +409,11 @@ def _eval(args):
             raise CLIError(f"{args.checkpoint} holds weights only; add --model NAME (and the "
                            f"--model-arg options it was built with)")
         model = build_model(name, **model_kwargs(name, data, _parse_args_kv(args.model_arg)))
-        model.load_state_dict(state.get("model", state))
+        try:
+            model.load_state_dict(state.get("model", state))
+        except (RuntimeError, TypeError, ValueError) as e:
+            detail = "; ".join(ln.strip() for ln in str(e).splitlines() if ln.strip())
+            raise CLIError(f"{args.checkpoint} does not fit {name}: {detail}") from None
     split = load_split(data, args.split == "train", args.data_dir, args.download)
     loader = DataLoader(split, batch_size=args.batch_size)
     res = T.evaluate(model, loader)

@@ -38,6 +38,18 @@ def test_callback_warns_once_per_finding_naming_the_layer():
     assert cb.state_dict() == {"seen": [["dead_relu", "act2"]]}
 
 
+def test_callback_removes_its_hooks_when_the_run_diverges():
+    shendu.manual_seed(0)
+    m = models.lenet()
+    cb = DiagnosticsCallback(every=1000, window=1000)          # hooks on for the whole run
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(FloatingPointError, match="training loss became"):
+            train.fit(m, loader(), None, optimizer=optim.SGD(m.parameters(), lr=1e6),
+                      epochs=3, callbacks=[cb], progress=False, log=None)
+    assert not any(mod._forward_hooks or mod._backward_hooks for mod in m.modules())
+
+
 def test_callback_is_silent_on_a_healthy_run_and_logs_to_a_writer():
     from diag_helpers import BNLeNet
     shendu.manual_seed(0)

@@ -54,6 +54,9 @@ MISTAKES = [
     (["eval", "weights.safetensors", "--split", "val"], "--split"),
     (["eval", "weights.safetensors", "--data", "svhn"], "--data"),
     (["eval", "weights.safetensors", "--model-arg", "x"], "--model-arg"),
+    (["eval", "tensor.safetensors", "--data", "mnist-mini"], "holds a Tensor, not a checkpoint"),
+    (["eval", "weights.safetensors", "--data", "mnist-mini", "--model", "mlp"],
+     "does not fit mlp"),
     (["summary", "--model", "lenet", "--input", "1,28,28", "--batch-size", "0"],
      "--batch-size"),
     (["summary", "--model", "lenet", "--input", "1,28,28", "--num-classes", "-3"],
@@ -68,6 +71,7 @@ MISTAKES = [
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shendu.save(shendu.models.lenet().state_dict(), tmp_path / "weights.safetensors")
+    shendu.save(shendu.ones(3), tmp_path / "tensor.safetensors")
     return tmp_path
 
 

@@ -76,6 +76,9 @@ class DiagnosticsCallback(Callback):
     def on_train_end(self, trainer):
         self._stop()
 
+    def on_exception(self, trainer, exception):
+        self._stop()                # no hooks left on the model after a failed run
+
     def _conclude(self, trainer, step, rec):
         layers = rec.layers
         found = find(layers, rec.call_order, rec.input_std, self.thresholds)

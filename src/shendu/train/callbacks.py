@@ -35,6 +35,11 @@ class Callback:
     def on_train_end(self, trainer):
         pass
 
+    def on_exception(self, trainer, exception):
+        """The run stops on an error (a diverging loss, a failing loader...): release
+        what on_train_begin took; on_train_end does not follow."""
+        pass
+
     def state_dict(self):
         return {}
 

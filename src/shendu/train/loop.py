@@ -215,6 +215,10 @@ class Trainer:
             self.history.interrupted = True
             self.log(f"\ninterrupted during epoch {self.epoch}; the last checkpoint holds epoch "
                      f"{self.epoch - 1} — continue with resume=<checkpoint>")
+        except Exception as e:
+            for cb in self.callbacks:
+                getattr(cb, "on_exception", lambda *a: None)(self, e)
+            raise
         for cb in self.callbacks:
             cb.on_train_end(self)
         return self.history
