@@ -19,12 +19,12 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 TINY = """
 model = "mlp"
 data = "mnist-mini"
-epochs = 2
+epochs = {epochs}
 subset = 160
 val_fraction = 0.25
 trials = {trials}
 sampler = "{sampler}"
-pruner = {{name = "median", n_startup_trials = 1}}
+pruner = {pruner}
 seed = 1
 
 [space]
@@ -40,9 +40,16 @@ def _env():
     return env
 
 
-def _tune(tmp_path, trials, workers, sampler="lipo", wait=True, extra=()):
+MEDIAN = '{name = "median", n_startup_trials = 1}'
+
+
+def _space(trials, sampler, epochs=2, pruner=MEDIAN):
+    return TINY.format(trials=trials, sampler=sampler, epochs=epochs, pruner=pruner)
+
+
+def _tune(tmp_path, trials, workers, sampler="lipo", wait=True, extra=(), **fields):
     space = tmp_path / "space.toml"
-    space.write_text(TINY.format(trials=trials, sampler=sampler))
+    space.write_text(_space(trials, sampler, **fields))
     cmd = [sys.executable, "-m", "shendu", "tune", str(space), "--out", str(tmp_path / "out"),
            "--workers", str(workers), *extra]
     if not wait:
@@ -105,10 +112,16 @@ def _trials(tmp_path):
 
 def test_killed_worker_and_killed_study_resume(tmp_path):
     S = optuna.trial.TrialState
-    proc = _tune(tmp_path, trials=4, workers=2, sampler="random", wait=False)
+    # trials of a few seconds (150 short epochs, no pruning), so the polls below, 0.2 s
+    # apart, see a trial running after another has finished (2-epoch trials were over
+    # between two polls on a quiet machine, and the study ended before a kill could land)
+    long = dict(sampler="random", epochs=150, pruner='"none"')
+    proc = _tune(tmp_path, trials=4, workers=2, wait=False, **long)
     try:
         # 1. kill one worker in the middle of a trial: the other re-runs that trial
         def running_after_one_done():
+            if proc.poll() is not None:
+                raise AssertionError("the study finished before a trial could be killed")
             ts = _trials(tmp_path)
             run = [t for t in ts if t.state == S.RUNNING and t.params]
             return run[0] if run and any(t.state == S.COMPLETE for t in ts) else None
@@ -133,7 +146,7 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     # 3. the same command resumes and finishes the budget
-    r = _tune(tmp_path, trials=4, workers=1, sampler="random")
+    r = _tune(tmp_path, trials=4, workers=1, **long)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "resuming" in r.stdout
     ts = _trials(tmp_path)
@@ -148,11 +161,10 @@ def test_killed_worker_and_killed_study_resume(tmp_path):
     retry = [t for t in ts if t.user_attrs.get("retry_of") == victim.number]
     assert len(retry) == 1 and retry[0].params == victim.params
     # a finished study run again does nothing more; another search in its folder is refused
-    r = _tune(tmp_path, trials=4, workers=1, sampler="random", extra=("--no-plots",))
+    r = _tune(tmp_path, trials=4, workers=1, extra=("--no-plots",), **long)
     assert r.returncode == 0 and "4 of 4 trials already finished" in r.stdout
     assert len(_trials(tmp_path)) == len(ts)
-    (tmp_path / "space.toml").write_text(TINY.format(trials=4, sampler="random").replace(
-        "epochs = 2", "epochs = 3"))
+    (tmp_path / "space.toml").write_text(_space(4, "random", epochs=151, pruner='"none"'))
     r = subprocess.run([sys.executable, "-m", "shendu", "tune", str(tmp_path / "space.toml"),
                         "--out", str(tmp_path / "out")], env=_env(), capture_output=True,
                        text=True, timeout=120)
