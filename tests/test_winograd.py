@@ -50,6 +50,18 @@ def test_chunks_and_threads_give_the_same_result(monkeypatch):
     np.testing.assert_array_equal(W.conv2d(x, w, (1, 1), (6, 6)), whole)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_transform_split_over_output_channels_is_bitwise_the_same(
+        dtype, two_threads, monkeypatch):
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((7, 5, 3, 3)).astype(dtype)       # odd O: unequal halves
+    whole = W.weight_transform(w)
+    monkeypatch.setattr(W, "WEIGHT_SPLIT", 1)
+    np.testing.assert_array_equal(W.weight_transform(w), whole)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(whole, W.weight_transform_numpy(w), rtol=tol, atol=tol)
+
+
 def test_float32_error_is_round_off():
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((4, 64, 16, 16)), rng.standard_normal((64, 64, 3, 3))
