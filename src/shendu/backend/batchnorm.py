@@ -41,12 +41,7 @@ def _nc_l(a):
 
 def _channels(fn, x):
     """fn(c0, c1) over the channels, split over shendu's threads when x is large."""
-    C = x.shape[1]
-    t = min(threads.free_threads(), C) if x.size >= SPLIT_MIN else 1
-    if t <= 1:
-        fn(0, C)
-    else:
-        threads.run_ranges(fn, C, t)
+    threads.run_split(fn, x.shape[1], x.size >= SPLIT_MIN)
 
 
 def moments(x):

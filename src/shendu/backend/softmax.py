@@ -20,12 +20,7 @@ __all__ = ["log_softmax", "softmax", "xent_index", "xent_index_grad"]
 
 def _rows(fn, x):
     """fn(lo, hi) over blocks of x's rows: one block per free thread when x is large."""
-    n = x.shape[0]
-    parts = threads.free_threads() if x.size >= UFUNC_SPLIT_MIN else 1
-    if parts <= 1 or n < parts:
-        fn(0, n)
-    else:
-        threads.run_ranges(fn, n, parts)
+    threads.run_split(fn, x.shape[0], x.size >= UFUNC_SPLIT_MIN)
 
 
 def log_softmax(x):

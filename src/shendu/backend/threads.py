@@ -162,6 +162,16 @@ def run_ranges(fn, n, parts, align=1):
     return results
 
 
+def run_split(fn, n, large):
+    """fn(lo, hi) over range(n): one consecutive range per free thread when ``large`` (the
+    work pays for the hand-off to the pool), else a single call fn(0, n)."""
+    parts = min(free_threads(), n) if large else 1
+    if parts <= 1:
+        fn(0, n)
+    else:
+        run_ranges(fn, n, parts)
+
+
 def free_threads():
     """Threads a new parallel region may use: the knob's count, or 1 inside a part that
     already runs in parallel."""
