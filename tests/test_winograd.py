@@ -41,6 +41,42 @@ def test_float64_matches_direct_tightly(N, Ci, H, Wd, O, p):
     np.testing.assert_allclose(y, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("N,Ci,H,Wd,O,p", SHAPES)
+def test_weight_gradient_float64_matches_torch_tightly(N, Ci, H, Wd, O, p):
+    """The adjoint path dU = (A dY Aᵀ) Vᵀ, dg = Gᵀ dU G, odd output sizes included."""
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((N, Ci, H, Wd)), torch.tensor(rng.standard_normal((O, Ci, 3, 3)),
+                                                             requires_grad=True)
+    y = torch.nn.functional.conv2d(torch.tensor(x), w, padding=p)
+    g = rng.standard_normal(y.shape)
+    y.backward(torch.tensor(g))
+    ref = w.grad.numpy()
+    dw = W.weight_grad(x, g, (p, p))
+    assert dw.shape == ref.shape and dw.dtype == np.float64 and dw.flags.c_contiguous
+    np.testing.assert_allclose(dw, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_weight_gradient_float32_error_is_round_off():
+    rng = np.random.default_rng(12)
+    x, g = rng.standard_normal((4, 64, 16, 16)), rng.standard_normal((4, 32, 16, 16))
+    w = torch.zeros((32, 64, 3, 3), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), w, padding=1).backward(torch.tensor(g))
+    ref = w.grad.numpy()
+    dw = W.weight_grad(x.astype(np.float32), g.astype(np.float32), (1, 1))
+    assert dw.dtype == np.float32
+    assert np.abs(dw - ref).max() <= 2e-6 * np.abs(ref).max()
+
+
+def test_weight_gradient_chunks_and_threads_agree(monkeypatch, two_threads):
+    rng = np.random.default_rng(13)
+    x, g = rng.standard_normal((7, 4, 6, 6)), rng.standard_normal((7, 5, 6, 6))
+    whole = W.weight_grad(x, g, (1, 1))
+    monkeypatch.setattr(W, "CHUNK_ELEMS", 1)
+    monkeypatch.setattr(W, "MIN_TILES", 1)              # one image per chunk, two threads
+    np.testing.assert_allclose(W.weight_grad(x, g, (1, 1)), whole, rtol=1e-14, atol=1e-13)
+    assert W.weight_grad(x[:0], g[:0], (1, 1)).shape == (5, 4, 3, 3)
+
+
 def test_chunks_and_threads_give_the_same_result(monkeypatch):
     rng = np.random.default_rng(2)
     x, w = rng.standard_normal((7, 4, 6, 6)), rng.standard_normal((5, 4, 3, 3))
@@ -102,6 +138,29 @@ def test_conv2d_forward_and_gradients_with_winograd_match_torch(settings, p):
                                       shendu.tensor(w[:2, :2], requires_grad=True)))
 
 
+def test_weight_gradient_goes_by_winograd_from_enough_channel_pairs(settings, monkeypatch):
+    calls = []
+    real = W.weight_grad
+    monkeypatch.setattr(W, "weight_grad", lambda *a: calls.append(a[0].shape) or real(*a))
+    rng = np.random.default_rng(14)
+    x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3))
+    tw = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(torch.tensor(x), tw, padding=1).pow(2).sum().backward()
+    for pairs, on, used in ((12, True, True), (13, True, False), (12, False, False)):
+        monkeypatch.setattr(C, "WINOGRAD_W_MIN_PAIRS", pairs)
+        settings.winograd = on
+        calls.clear()
+        sw = shendu.tensor(w, requires_grad=True)
+        F.conv2d(shendu.tensor(x), sw, padding=1).pow(2).sum().backward()
+        assert bool(calls) == used
+        np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    settings.benchmark = True
+    sw = shendu.tensor(w, requires_grad=True)
+    F.conv2d(shendu.tensor(x), sw, padding=1).pow(2).sum().backward()
+    assert {k[0] for k in settings.chosen()} == {"y", "w"}
+    np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_float32_model_with_winograd_matches_im2col(settings):
     rng = np.random.default_rng(5)
     x = shendu.tensor(rng.standard_normal((2, 8, 10, 10)).astype(np.float32), requires_grad=True)
@@ -136,7 +195,7 @@ def test_benchmark_mode_times_once_per_shape_and_can_be_turned_off(settings, mon
     timed = len(calls)
     assert timed >= 2                                        # warm-up and timed run
     (key, algo), = settings.chosen().items()
-    assert key[:2] == ((2, 3, 6, 6), (4, 3, 3, 3)) and algo in ("im2col", "winograd")
+    assert key[:3] == ("y", (2, 3, 6, 6), (4, 3, 3, 3)) and algo in ("im2col", "winograd")
     y2 = F.conv2d(x, w, padding=1)
     assert len(calls) == timed + (algo == "winograd")       # cached: no second timing
     np.testing.assert_allclose(y1.numpy(), y2.numpy(), rtol=1e-12, atol=1e-12)
@@ -171,6 +230,15 @@ def test_transform_kernels_equal_numpy_twins(dtype):
     W.output_transform_numpy(m, np.empty((2, 4, O, n, th, tw), dtype),
                              y2.reshape(n, O, th, 2, tw, 2).transpose(3, 5, 1, 0, 2, 4))
     np.testing.assert_allclose(y, y2, rtol=tol, atol=tol)
+    dy = rng.standard_normal((n, O, 2 * th, 2 * tw)).astype(dtype)
+    dm, dm2 = (np.empty((16, O, n, th, tw), dtype) for _ in range(2))
+    W.output_adjoint_kernel(dy, dm)
+    W.output_adjoint_numpy(dy, dm2)
+    np.testing.assert_array_equal(dm, dm2)
+    du = rng.standard_normal((16, O, Ci)).astype(dtype)
+    dw = np.empty((O, Ci, 3, 3), dtype)
+    W.weight_adjoint_kernel(du, dw, dtype(0.5))
+    np.testing.assert_allclose(dw, W.weight_adjoint_numpy(du), rtol=tol, atol=tol * 4)
 
 
 def test_transform_kernels_loop_in_plain_python():

@@ -1,8 +1,9 @@
 """``torch.backends``' counterpart: process-wide switches of how shendu computes.
 
 ``shendu.backends.conv`` chooses the algorithm of the convolutions that more than one can
-compute (today: stride-1, undilated, ungrouped 3×3 convolutions, forward and input
-gradient, by im2col + GEMM or by Winograd F(2×2, 3×3); see ``shendu/backend/winograd.py``)::
+compute (today: stride-1, undilated, ungrouped 3×3 convolutions, forward, input gradient
+and weight gradient, by im2col + GEMM or by Winograd F(2×2, 3×3); see
+``shendu/backend/winograd.py``)::
 
     shendu.backends.conv.benchmark = True   # time each algorithm once per shape, keep the
                                             # fastest for the process (as
@@ -10,7 +11,8 @@ gradient, by im2col + GEMM or by Winograd F(2×2, 3×3); see ``shendu/backend/wi
                                             # depend on timings, so off by default
     shendu.backends.conv.winograd = False   # without benchmark: im2col everywhere (default
                                             # True: Winograd wherever it applies, measured
-                                            # 0.70-0.76x im2col's time on ResNet-18's layers)
+                                            # 0.70-0.76x im2col's time on ResNet-18's layers;
+                                            # the weight gradient from 512 channel pairs)
 
 Both algorithms agree to float32 round-off (Winograd's float32 error is stated in
 tests/test_winograd.py); without benchmark mode (the default) every run chooses the same

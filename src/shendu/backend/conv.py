@@ -228,15 +228,19 @@ FULL_CORRELATION_MAX_GROWTH = 1.25  # stride-1 transposed conv as a plain correl
 # the largest column matrix (elements) kept from the forward pass for the weight gradient
 KEEP_COLS_ELEMS = 1 << 22
 
+WINOGRAD_W_MIN_PAIRS = 512         # (out, in) channel pairs from which the weight gradient
+                                   # goes by Winograd (see algorithm_w)
+
 
 # ---------------------------------------------------------------------- algorithm choice
-# How face_y computes a convolution that more than one algorithm can: "im2col" (column
-# matrix and one GEMM) or "winograd" (F(2x2,3x3), winograd.py; stride-1 3x3 only, forward
-# and input gradient). Public as shendu.backends.conv (benchmark, winograd), the
+# How face_y and face_w compute a convolution that more than one algorithm can: "im2col"
+# (column matrix and one GEMM) or "winograd" (F(2x2,3x3), winograd.py; stride-1 3x3 only:
+# forward, input gradient through face_y, weight gradient). Public as shendu.backends.conv (benchmark, winograd), the
 # counterpart of torch.backends.cudnn. Measured on ResNet-18's CIFAR 3x3 layers (batch 32,
 # forward, 1 thread, one process, shared machine): Winograd took 0.70-0.76x im2col's time on
 # every layer, and a whole training step 0.88x (2 threads), so the fixed default rule
-# is Winograd wherever it applies; benchmark mode instead times both once per shape.
+# is Winograd wherever it applies (the weight gradient: from WINOGRAD_W_MIN_PAIRS); benchmark
+# mode instead times both once per shape and face.
 CONV_SETTINGS = {"benchmark": False, "winograd": True}
 _chosen = {}                       # shape key -> the algorithm benchmark mode measured fastest
 
@@ -246,14 +250,29 @@ def algorithm(x, w, g):
     ``benchmark`` on, the first call of a shape times each candidate once and the choice is
     kept for the process (like torch.backends.cudnn.benchmark); otherwise a fixed rule:
     Winograd wherever it applies if ``winograd`` is on, else im2col."""
-    if not winograd.applies(x.shape, w.shape, g.s, g.d, g.groups, x.dtype):
+    return _choose("y", x, w.shape, g, {"im2col": lambda: _gemm_y(x, w, g),
+                                        "winograd": lambda: winograd.conv2d(x, w, g.lo, g.P)})
+
+
+def algorithm_w(x, y, g, wshape):
+    """Which algorithm face_w uses for the weight gradient of conv(x, ·) -> y (as
+    ``algorithm``): the fixed rule takes Winograd from WINOGRAD_W_MIN_PAIRS (out, in)
+    channel pairs; with fewer its transforms cost more than the products it saves
+    (batch 32, 2 threads, Winograd / im2col time: 3->64 channels 2.1, 8->32 1.3, 16->16
+    1.2, 16->32 0.92, 64->64 0.67, 512->512 0.75)."""
+    return _choose("w", x, wshape, g, {"im2col": lambda: _gemm_w(x, y, g, wshape),
+                                       "winograd": lambda: winograd.weight_grad(x, y, g.lo)},
+                   wshape[0] * wshape[1] >= WINOGRAD_W_MIN_PAIRS)
+
+
+def _choose(face, x, wshape, g, runs, rule=True):
+    if not winograd.applies(x.shape, wshape, g.s, g.d, g.groups, x.dtype):
         return "im2col"
     if not CONV_SETTINGS["benchmark"]:
-        return "winograd" if CONV_SETTINGS["winograd"] else "im2col"
-    key = (x.shape, w.shape, g.lo, g.P, x.dtype.str)
+        return "winograd" if CONV_SETTINGS["winograd"] and rule else "im2col"
+    key = (face, x.shape, tuple(wshape), g.lo, g.P, x.dtype.str)
     algo = _chosen.get(key)
     if algo is None:
-        runs = {"im2col": lambda: _gemm_y(x, w, g), "winograd": lambda: winograd.conv2d(x, w, g.lo, g.P)}
         times = {}
         for name, run in runs.items():
             run()                                       # first-use costs (allocation, caches)
@@ -265,7 +284,8 @@ def algorithm(x, w, g):
 
 
 def chosen():
-    """The benchmark mode's choices so far: {(x shape, w shape, padding, output, dtype): algorithm}."""
+    """The benchmark mode's choices so far: {(face "y" or "w", x shape, w shape, padding,
+    output, dtype): algorithm}."""
     return dict(_chosen)
 
 
@@ -451,14 +471,21 @@ def _flip_swap(w, G):
 def face_w(x, y, g, wshape, cols=None):
     """The weight gradient (correlation of x with y): -> (O, C/G, *K). ``cols``: the
     column matrices face_y kept, if any."""
-    N = x.shape[0]
     if _depthwise(g, wshape[1]):
         return _depthwise_w(x, y, g, wshape)
-    G = g.groups
-    O = y.shape[1]
     if _pointwise(g):
         gw = np.matmul(_grouped(y, g), _grouped(x, g).swapaxes(2, 3)).sum(0)
         return gw.reshape(wshape)
+    if algorithm_w(x, y, g, wshape) == "winograd":
+        return winograd.weight_grad(x, y, g.lo)
+    return _gemm_w(x, y, g, wshape, cols)
+
+
+def _gemm_w(x, y, g, wshape, cols=None):
+    """face_w by im2col and one product per chunk of images (summed per thread)."""
+    N = x.shape[0]
+    G = g.groups
+    O = y.shape[1]
     # with few output channels OpenBLAS is faster at the transposed product (cols @ y^T)
     flip = O // G < FLIP_MAX_OUT_CHANNELS
     pp = _prod(g.P)
