@@ -161,6 +161,19 @@ def test_weight_gradient_goes_by_winograd_from_enough_channel_pairs(settings, mo
     np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+def test_conv_transpose_weight_gradient_by_winograd_matches_torch(settings, monkeypatch):
+    """conv_transpose2d's weight gradient is face_w with the roles swapped (the output's
+    gradient as x): the same Winograd path, with stride 1 and padding 0, 1."""
+    monkeypatch.setattr(C, "WINOGRAD_W_MIN_PAIRS", 1)
+    rng = np.random.default_rng(15)
+    x, w = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((4, 3, 3, 3))
+    for p in (0, 1):
+        sw, tw = shendu.tensor(w, requires_grad=True), torch.tensor(w, requires_grad=True)
+        F.conv_transpose2d(shendu.tensor(x), sw, padding=p).pow(2).sum().backward()
+        torch.nn.functional.conv_transpose2d(torch.tensor(x), tw, padding=p).pow(2).sum().backward()
+        np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_float32_model_with_winograd_matches_im2col(settings):
     rng = np.random.default_rng(5)
     x = shendu.tensor(rng.standard_normal((2, 8, 10, 10)).astype(np.float32), requires_grad=True)
