@@ -174,6 +174,17 @@ def test_conv_transpose_weight_gradient_by_winograd_matches_torch(settings, monk
         np.testing.assert_allclose(sw.grad.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("per_image", [False, True])
+def test_im2col_product_per_image_or_per_chunk_agree_with_torch(per_image):
+    """The two im2col forms benchmark mode chooses between, grouped and strided too."""
+    rng = np.random.default_rng(16)
+    x, w = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((6, 2, 3, 2))
+    g = C.Geometry((9, 7), (4, 6), (3, 2), (2, 1), (1, 1), (0, 0), groups=2)
+    y, _ = C._gemm_y(x, w, g, per_image=per_image)
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=(2, 1), groups=2)
+    np.testing.assert_allclose(y, ref.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_float32_model_with_winograd_matches_im2col(settings):
     rng = np.random.default_rng(5)
     x = shendu.tensor(rng.standard_normal((2, 8, 10, 10)).astype(np.float32), requires_grad=True)
@@ -208,12 +219,18 @@ def test_benchmark_mode_times_once_per_shape_and_can_be_turned_off(settings, mon
     timed = len(calls)
     assert timed >= 2                                        # warm-up and timed run
     (key, algo), = settings.chosen().items()
-    assert key[:3] == ("y", (2, 3, 6, 6), (4, 3, 3, 3)) and algo in ("im2col", "winograd")
+    assert key[:3] == ("y", (2, 3, 6, 6), (4, 3, 3, 3))
+    assert algo in ("im2col", "per-image", "winograd")
     y2 = F.conv2d(x, w, padding=1)
     assert len(calls) == timed + (algo == "winograd")       # cached: no second timing
     np.testing.assert_allclose(y1.numpy(), y2.numpy(), rtol=1e-12, atol=1e-12)
-    F.conv2d(x, w, stride=2, padding=1)                      # Winograd does not apply
-    assert len(settings.chosen()) == 1
+    y3 = F.conv2d(x, w, stride=2, padding=1)                 # Winograd does not apply:
+    assert len(calls) == timed + (algo == "winograd")       # im2col or per image, timed
+    (key2, algo2), = (kv for kv in settings.chosen().items() if kv[0] != key)
+    assert key2[5] == (2, 2) and algo2 in ("im2col", "per-image")
+    ref = torch.nn.functional.conv2d(torch.tensor(x.numpy()), torch.tensor(w.numpy()), stride=2,
+                                     padding=1)
+    np.testing.assert_allclose(y3.numpy(), ref.numpy(), rtol=1e-12, atol=1e-12)
     settings.benchmark = False
     assert not settings.benchmark
 

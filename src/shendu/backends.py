@@ -1,9 +1,9 @@
 """``torch.backends``' counterpart: process-wide switches of how shendu computes.
 
 ``shendu.backends.conv`` chooses the algorithm of the convolutions that more than one can
-compute (today: stride-1, undilated, ungrouped 3×3 convolutions, forward, input gradient
-and weight gradient, by im2col + GEMM or by Winograd F(2×2, 3×3); see
-``shendu/backend/winograd.py``)::
+compute: the forward by im2col with one GEMM per chunk of images or one per image, and
+stride-1, undilated, ungrouped 3×3 convolutions (forward, input gradient and weight
+gradient) also by Winograd F(2×2, 3×3); see ``shendu/backend/winograd.py``::
 
     shendu.backends.conv.benchmark = True   # time each algorithm once per shape, keep the
                                             # fastest for the process (as

@@ -238,25 +238,44 @@ WINOGRAD_W_MIN_PAIRS = 512         # (out, in) channel pairs from which the weig
 
 
 # ---------------------------------------------------------------------- algorithm choice
-# How face_y and face_w compute a convolution that more than one algorithm can: "im2col"
-# (column matrix and one GEMM) or "winograd" (F(2x2,3x3), winograd.py; stride-1 3x3 only:
-# forward, input gradient through face_y, weight gradient). Public as shendu.backends.conv (benchmark, winograd), the
-# counterpart of torch.backends.cudnn. Measured on ResNet-18's CIFAR 3x3 layers (batch 32,
-# forward, 1 thread, one process, shared machine): Winograd took 0.70-0.76x im2col's time on
-# every layer, and a whole training step 0.88x (2 threads), so the fixed default rule
-# is Winograd wherever it applies (the weight gradient: from WINOGRAD_W_MIN_PAIRS); benchmark
-# mode instead times both once per shape and face.
+# How face_y and face_w compute a convolution that more than one algorithm can:
+# "im2col" (column matrix and one GEMM per chunk of images), "per-image" (the same columns,
+# one GEMM per image, straight into the output's layout; forward only) or "winograd"
+# (F(2x2,3x3), winograd.py; stride-1 3x3 only: forward, input gradient through face_y,
+# weight gradient). Public as shendu.backends.conv (benchmark, winograd), the counterpart
+# of torch.backends.cudnn. Measured on ResNet-18's CIFAR 3x3 layers (batch 32, forward, 1
+# thread, one process, shared machine): Winograd took 0.70-0.76x im2col's time on every
+# layer, and a whole training step 0.88x (2 threads), so the fixed default rule is
+# Winograd wherever it applies (the weight gradient: from WINOGRAD_W_MIN_PAIRS), else
+# per-image or chunked by the PER_IMAGE_Y_* sizes; benchmark mode instead times every
+# candidate once per shape and face.
 CONV_SETTINGS = {"benchmark": False, "winograd": True}
+BENCHMARK_RUNS = 3                 # timed runs per candidate in benchmark mode
 _chosen = {}                       # shape key -> the algorithm benchmark mode measured fastest
+
+
+def _per_image_rule(w, g):
+    """The fixed rule's forward product per image (see PER_IMAGE_Y_*)."""
+    pp = _prod(g.P)
+    w_size = w.shape[0] // g.groups * w[0].size                # (O/G) x (C/G) x prod(K)
+    return pp >= PER_IMAGE_Y_MIN_POSITIONS or (
+        pp >= PER_IMAGE_Y_SMALL_POSITIONS and w_size <= PER_IMAGE_Y_MAX_W)
 
 
 def algorithm(x, w, g):
     """Which algorithm face_y uses for conv(x, w) with geometry g (see above). With
     ``benchmark`` on, the first call of a shape times each candidate once and the choice is
     kept for the process (like torch.backends.cudnn.benchmark); otherwise a fixed rule:
-    Winograd wherever it applies if ``winograd`` is on, else im2col."""
-    return _choose("y", x, w.shape, g, {"im2col": lambda: _gemm_y(x, w, g),
-                                        "winograd": lambda: winograd.conv2d(x, w, g.lo, g.P)})
+    Winograd wherever it applies if ``winograd`` is on, else per-image or im2col by size."""
+    wino = winograd.applies(x.shape, w.shape, g.s, g.d, g.groups, x.dtype)
+    if not CONV_SETTINGS["benchmark"]:
+        return "winograd" if wino and CONV_SETTINGS["winograd"] else \
+            "per-image" if _per_image_rule(w, g) else "im2col"
+    runs = {"im2col": lambda: _gemm_y(x, w, g, per_image=False),
+            "per-image": lambda: _gemm_y(x, w, g, per_image=True)}
+    if wino:
+        runs["winograd"] = lambda: winograd.conv2d(x, w, g.lo, g.P)
+    return _choose("y", x, w.shape, g, runs)
 
 
 def algorithm_w(x, y, g, wshape):
@@ -265,32 +284,36 @@ def algorithm_w(x, y, g, wshape):
     channel pairs; with fewer its transforms cost more than the products it saves
     (batch 32, 2 threads, Winograd / im2col time: 3->64 channels 2.1, 8->32 1.3, 16->16
     1.2, 16->32 0.92, 64->64 0.67, 512->512 0.75)."""
-    return _choose("w", x, wshape, g, {"im2col": lambda: _gemm_w(x, y, g, wshape),
-                                       "winograd": lambda: winograd.weight_grad(x, y, g.lo)},
-                   wshape[0] * wshape[1] >= WINOGRAD_W_MIN_PAIRS)
-
-
-def _choose(face, x, wshape, g, runs, rule=True):
     if not winograd.applies(x.shape, wshape, g.s, g.d, g.groups, x.dtype):
         return "im2col"
     if not CONV_SETTINGS["benchmark"]:
-        return "winograd" if CONV_SETTINGS["winograd"] and rule else "im2col"
-    key = (face, x.shape, tuple(wshape), g.lo, g.P, x.dtype.str)
+        return "winograd" if CONV_SETTINGS["winograd"] and \
+            wshape[0] * wshape[1] >= WINOGRAD_W_MIN_PAIRS else "im2col"
+    return _choose("w", x, wshape, g, {"im2col": lambda: _gemm_w(x, y, g, wshape),
+                                       "winograd": lambda: winograd.weight_grad(x, y, g.lo)})
+
+
+def _choose(face, x, wshape, g, runs):
+    """Benchmark mode: the fastest of ``runs`` (name -> a call computing the face that
+    way), timed once per shape key and kept for the process."""
+    key = (face, x.shape, tuple(wshape), g.lo, g.P, g.s, g.d, g.groups, x.dtype.str)
     algo = _chosen.get(key)
     if algo is None:
-        times = {}
+        times = {name: [] for name in runs}
         for name, run in runs.items():
             run()                                       # first-use costs (allocation, caches)
-            t0 = time.perf_counter()
-            run()
-            times[name] = time.perf_counter() - t0
-        algo = _chosen[key] = min(times, key=times.get)
+        for _ in range(BENCHMARK_RUNS):                 # in turns, the best of each: one
+            for name, run in runs.items():              # run alone was often the wrong
+                t0 = time.perf_counter()                # pick on a busy machine
+                run()
+                times[name].append(time.perf_counter() - t0)
+        algo = _chosen[key] = min(times, key=lambda name: min(times[name]))
     return algo
 
 
 def chosen():
     """The benchmark mode's choices so far: {(face "y" or "w", x shape, w shape, padding,
-    output, dtype): algorithm}."""
+    output, stride, dilation, groups, dtype): algorithm}."""
     return dict(_chosen)
 
 
@@ -305,15 +328,18 @@ def face_y(x, w, g, keep=False):
         y = _depthwise_y(x, w, g, np.empty((N, O) + g.P, dtype=x.dtype))
     elif _pointwise(g):
         y = np.matmul(w.reshape(G, O // G, -1), _grouped(x, g)).reshape((N, O) + g.P)
-    elif algorithm(x, w, g) == "winograd":
-        y = winograd.conv2d(x, w, g.lo, g.P)
     else:
-        y, cols_kept = _gemm_y(x, w, g, keep)
+        algo = algorithm(x, w, g)
+        if algo == "winograd":
+            y = winograd.conv2d(x, w, g.lo, g.P)
+        else:
+            y, cols_kept = _gemm_y(x, w, g, keep, per_image=algo == "per-image")
     return (y, cols_kept) if keep else y
 
 
-def _gemm_y(x, w, g, keep=False):
-    """face_y by im2col and one product per chunk of images: (y, kept columns or None)."""
+def _gemm_y(x, w, g, keep=False, per_image=False):
+    """face_y by im2col and one product per chunk of images, or per image: (y, kept
+    columns or None)."""
     N = x.shape[0]
     O = w.shape[0]
     G = g.groups
@@ -324,8 +350,6 @@ def _gemm_y(x, w, g, keep=False):
     chunks = _gemm_chunks(N, x.shape[1], g)
     cols_kept = [None] * len(chunks) if fresh else None
     index = {c: i for i, c in enumerate(chunks)}
-    per_image = pp >= PER_IMAGE_Y_MIN_POSITIONS or (
-        pp >= PER_IMAGE_Y_SMALL_POSITIONS and wm[0].size <= PER_IMAGE_Y_MAX_W)
 
     def chunk(t, a, b):
         cols = _im2col(x[a:b], g, fresh)
