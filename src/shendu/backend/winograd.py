@@ -239,14 +239,24 @@ def _chunks(N, C, th, tw):
     return [(a, min(a + nb, N)) for a in range(0, N, nb)]
 
 
+def _transformed_tiles(x, lo, th, tw):
+    """V = Bᵀ d B of the th × tw tiles of x (n, C, S0, S1) padded by ``lo`` = (top, left)
+    zeros (and as many as the tiles need after): (4, 4, C, n, th, tw)."""
+    n, C, S0, S1 = x.shape
+    xp = np.zeros((n, C, max(2 * th + 2, lo[0] + S0), max(2 * tw + 2, lo[1] + S1)), x.dtype)
+    xp[:, :, lo[0]:lo[0] + S0, lo[1]:lo[1] + S1] = x
+    v = np.empty((4, 4, C, n, th, tw), x.dtype)
+    _input_transform(xp, th, tw, v)
+    return v
+
+
 def conv2d(x, w, lo, P, u=None):
     """The stride-1 3×3 correlation of x (N, C, S0, S1) with w (O, C, 3, 3), x padded by
     ``lo`` = (top, left) zeros (and as many as needed after), output (N, O, P0, P1).
     ``u`` is weight_transform(w) when the caller has it."""
-    N, C, S0, S1 = x.shape
+    N, C = x.shape[:2]
     O = w.shape[0]
     th, tw = -(-P[0] // 2), -(-P[1] // 2)                 # 2×2 output tiles per image
-    R0, R1 = 2 * th + 2, 2 * tw + 2                       # the input rows/cols they read
     if u is None:
         u = weight_transform(w)
     y = np.empty((N, O, 2 * th, 2 * tw), x.dtype)
@@ -254,10 +264,7 @@ def conv2d(x, w, lo, P, u=None):
 
     def chunk(t, a, b):
         n = b - a
-        xp = np.zeros((n, C, max(R0, lo[0] + S0), max(R1, lo[1] + S1)), x.dtype)
-        xp[:, :, lo[0]:lo[0] + S0, lo[1]:lo[1] + S1] = x[a:b]
-        v = np.empty((4, 4, C, n, th, tw), x.dtype)
-        _input_transform(xp, th, tw, v)
+        v = _transformed_tiles(x[a:b], lo, th, tw)
         m = np.matmul(u, v.reshape(16, C, n * th * tw)).reshape(4, 4, O, n, th, tw)
         _output_transform(m, y[a:b], th, tw)
     threads.run_chunks(chunks, chunk)
@@ -393,19 +400,15 @@ def weight_adjoint_kernel(du, dw, half):
 def weight_grad(x, dy, lo):
     """The weight gradient of :func:`conv2d`: x (N, C, S0, S1) padded by ``lo`` as there,
     dy (N, O, P0, P1) the output's gradient -> (O, C, 3, 3)."""
-    N, C, S0, S1 = x.shape
+    N, C = x.shape[:2]
     O, P = dy.shape[1], dy.shape[2:]
     th, tw = -(-P[0] // 2), -(-P[1] // 2)
-    R0, R1 = 2 * th + 2, 2 * tw + 2
     chunks = _chunks(N, C, th, tw)
     sums = {}                                             # per thread: its dU (16, O, C)
 
     def chunk(t, a, b):
         n = b - a
-        xp = np.zeros((n, C, max(R0, lo[0] + S0), max(R1, lo[1] + S1)), x.dtype)
-        xp[:, :, lo[0]:lo[0] + S0, lo[1]:lo[1] + S1] = x[a:b]
-        v = np.empty((4, 4, C, n, th, tw), x.dtype)
-        _input_transform(xp, th, tw, v)
+        v = _transformed_tiles(x[a:b], lo, th, tw)
         d = dy[a:b]
         if 2 * th != P[0] or 2 * tw != P[1]:              # the tiles past the output: zero
             d = np.zeros((n, O, 2 * th, 2 * tw), dy.dtype)
