@@ -1,5 +1,6 @@
 """shendu's shared thread pool (``backend.threads.run_each``): every part once, nested calls run
 in turn on the calling thread, errors reach the caller."""
+import os
 import threading
 
 import pytest
@@ -121,3 +122,41 @@ def test_run_chunks_pins_blas_to_one_thread_and_restores_the_count_it_found():
         assert _threads.get_num_threads() == 3
     finally:
         _threads.set_num_threads(prev)
+
+
+# ---------------------------------------------------------------------- does a split pay?
+def test_handoff_is_measured_once_per_process_and_is_small_but_positive(monkeypatch):
+    monkeypatch.setattr(_threads, "_handoff", {})
+    calls = []
+    real = _threads.run_each
+    monkeypatch.setattr(_threads, "run_each", lambda fn, n: (calls.append(n), real(fn, n)))
+    h = _threads.handoff_seconds()
+    assert 0 < h < 0.05
+    assert len(calls) == _threads.HANDOFF_TRIALS + 1 and set(calls) == {2}
+    assert _threads.handoff_seconds() == h and len(calls) == _threads.HANDOFF_TRIALS + 1
+
+
+def test_split_pays_needs_the_floor_the_threads_and_more_work_than_a_handoff(monkeypatch):
+    monkeypatch.setattr(_threads, "_handoff", {"pid": os.getpid(), "seconds": 1e-4})
+    monkeypatch.setattr(_threads, "free_threads", lambda: 2)
+    assert not _threads.split_pays(10 ** 5, 1.0, 10 ** 6)          # under the op's floor
+    assert not _threads.split_pays(10 ** 6, 0.1, 10 ** 5)          # 100 us of work: 50 saved
+    assert _threads.split_pays(10 ** 6, 0.3, 10 ** 5)              # 300 us: 150 saved
+    monkeypatch.setattr(_threads, "free_threads", lambda: 1)
+    assert not _threads.split_pays(10 ** 9, 1.0, 0)
+
+
+def test_ops_stay_whole_where_a_handoff_costs_more(monkeypatch):
+    """With a slow hand-off (the 2-vCPU VM's 80-100 us), a ReLU over 300K elements (over
+    its 262K threshold, ~70 us of work) runs in one piece; with a free one it splits."""
+    import shendu
+    monkeypatch.setattr(_threads, "free_threads", lambda: 2)
+    calls = []
+    real = _threads.run_ranges
+    monkeypatch.setattr(_threads, "run_ranges", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    x = shendu.randn(300_000, requires_grad=True)
+    for seconds, split in ((1e-4, False), (0.0, True)):
+        monkeypatch.setattr(_threads, "_handoff", {"pid": os.getpid(), "seconds": seconds})
+        calls.clear()
+        shendu.relu(x)
+        assert bool(calls) == split

@@ -16,6 +16,7 @@ from .kernels import kernel, run_split, applies
 # PyTorch splits every large elementwise op over its threads. ufunc loops release the GIL,
 # so halves on shendu's threads run at once.
 UFUNC_SPLIT_MIN = 1 << 18      # elements below which a split costs what it saves
+UFUNC_NS = 0.25                # ns per element of a cheap ufunc (add) on one thread, EPYC
 UFUNC_ALIGN = 64               # split boundaries on whole cache lines (and SIMD blocks)
 
 
@@ -25,6 +26,8 @@ def ufunc(f, *args):
     join); otherwise the plain call, with NumPy's broadcasting and errors."""
     a = args[0] if type(args[0]) is np.ndarray else args[-1]
     if type(a) is not np.ndarray or a.size < UFUNC_SPLIT_MIN or not a.flags.c_contiguous:
+        return f(*args)
+    if not threads.split_pays(a.size, UFUNC_NS, UFUNC_SPLIT_MIN):
         return f(*args)
     for b in args[1:]:
         if type(b) is np.ndarray and (b.shape != a.shape or not b.flags.c_contiguous):
@@ -56,7 +59,7 @@ def relu_with_mask(x):
     its gradient. One compiled pass where the kernels apply."""
     if applies(x):
         y, m = np.empty_like(x), np.empty(x.shape, np.bool_)
-        run_split(relu_mask, x.reshape(-1), y.reshape(-1), m.reshape(-1))
+        run_split(relu_mask, x.reshape(-1), y.reshape(-1), m.reshape(-1), ns=0.23)
         return y, m
     y = relu(x)
     return y, ~np.less_equal(y, 0)
@@ -78,7 +81,7 @@ def masked(g, mask):
     at a masked-out position (NaN * 0 = NaN)."""
     if mask.dtype == np.bool_ and applies(g, mask):
         out = np.empty_like(g)
-        run_split(select, g.reshape(-1), mask.reshape(-1), out.reshape(-1))
+        run_split(select, g.reshape(-1), mask.reshape(-1), out.reshape(-1), ns=0.24)
         return out
     return np.multiply(g, mask, dtype=g.dtype)
 

@@ -98,12 +98,15 @@ def sum_kernel(fn):
     return _Kernel(fn, fastmath={"reassoc"})
 
 
-def run_split(kern, *arrays):
+def run_split(kern, *arrays, ns=0.25):
     """kern(*arrays) with the arrays cut along their first axis into one part per thread
-    (kernels release the GIL), or in one go when the work is small; returns whether any
-    part returned True. Scalars among the arguments pass whole."""
+    (kernels release the GIL), or in one go when the work is small or would not pay for the
+    hand-off (``ns``: the kernel's time per element of the first array on one thread; see
+    threads.split_pays); returns whether any part returned True. Scalars among the
+    arguments pass whole."""
     n = arrays[0].shape[0]
-    t = min(threads.get_num_threads(), n) if arrays[0].size >= SPLIT_MIN else 1
+    t = min(threads.get_num_threads(), n) \
+        if threads.split_pays(arrays[0].size, ns, SPLIT_MIN) else 1
     if t <= 1:
         return bool(kern(*arrays))
     return any(threads.run_ranges(

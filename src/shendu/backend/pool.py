@@ -65,7 +65,7 @@ def max_pool_pairs(xp, out_shape):
     window holds a NaN."""
     out = np.empty(out_shape, xp.dtype)
     arg = np.empty(out_shape, np.uint8)
-    if run_split(max_pool_2x2, _planes(xp), _planes(out), _planes(arg)):
+    if run_split(max_pool_2x2, _planes(xp), _planes(out), _planes(arg), ns=0.27):
         return None
     return out, arg
 
@@ -74,7 +74,7 @@ def max_unpool_pairs(gy, arg, padded_shape):
     """The compiled twin of scatter_argmax for those windows: gy at the argmax offsets of
     a fresh (padded_shape) array, zeros elsewhere."""
     gxp = np.empty(padded_shape, dtype=gy.dtype)
-    run_split(max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp))
+    run_split(max_unpool_2x2, _planes(gy), _planes(arg), _planes(gxp), ns=1.75)   # per gy
     return gxp
 
 

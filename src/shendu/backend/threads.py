@@ -19,6 +19,7 @@ import ctypes
 import os
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import settings
@@ -170,6 +171,45 @@ def run_split(fn, n, large):
         fn(0, n)
     else:
         run_ranges(fn, n, parts)
+
+
+# ---------------------------------------------------------------------- does a split pay?
+# Handing a part to the pool and waiting for it costs a thread wake-up. The split
+# thresholds below (per op, in elements) were tuned on a Xeon; on a 2-vCPU VM (AMD EPYC,
+# 2026-12-06) a no-op round trip measured 80-100 us, and splitting ReLU, pooling or batch
+# norm on maps under ~1M elements (LeNet's, ResNet-18's deeper layers) made them slower.
+# So the hand-off is measured once per process and a split is made only when, besides
+# reaching its op's threshold, the work's estimated time on one thread (elements x the op's
+# ns per element) exceeds what the split saves over one hand-off: with p threads,
+# T/p + h < T. Splitting never changes a result (every split op computes each element,
+# row or channel on one thread, in the same order), only the time.
+HANDOFF_TRIALS = 15
+_handoff = {}
+
+
+def handoff_seconds():
+    """What handing a part to the pool and waiting for it costs here: the median of
+    HANDOFF_TRIALS no-op round trips, measured at the first call in each process."""
+    if _handoff.get("pid") != os.getpid():
+        noop = lambda i: None                            # noqa: E731
+        run_each(noop, 2)                                # the pool's start is not a hand-off
+        times = []
+        for _ in range(HANDOFF_TRIALS):
+            t0 = time.perf_counter()
+            run_each(noop, 2)
+            times.append(time.perf_counter() - t0)
+        _handoff.update(pid=os.getpid(), seconds=sorted(times)[HANDOFF_TRIALS // 2])
+    return _handoff["seconds"]
+
+
+def split_pays(elements, ns_per_element, floor):
+    """Whether work over ``elements`` elements, about ``ns_per_element`` ns each on one
+    thread, is split over the free threads: from ``floor`` elements (the op's threshold) and
+    only where the split saves more than a hand-off costs (see above)."""
+    parts = free_threads()
+    if parts <= 1 or elements < floor:
+        return False
+    return elements * ns_per_element * 1e-9 * (1 - 1 / parts) > handoff_seconds()
 
 
 def free_threads():

@@ -67,7 +67,7 @@ def weight_transform(w):
         u = np.empty((16, O, C), w.dtype)
         w, half = np.ascontiguousarray(w), w.dtype.type(0.5)
         threads.run_split(lambda a, b: weight_kernel(w[a:b], u[:, a:b], half), O,
-                          O * C >= WEIGHT_SPLIT)
+                          threads.split_pays(O * C, 11.0, WEIGHT_SPLIT))   # ns per pair
         return u
     return weight_transform_numpy(w)
 
@@ -343,7 +343,7 @@ def weight_adjoint(du):
         dw = np.empty((O, C, 3, 3), du.dtype)
         du, half = np.ascontiguousarray(du), du.dtype.type(0.5)
         threads.run_split(lambda a, b: weight_adjoint_kernel(du[:, a:b], dw[a:b], half), O,
-                          O * C >= WEIGHT_SPLIT)
+                          threads.split_pays(O * C, 12.5, WEIGHT_SPLIT))
         return dw
     return weight_adjoint_numpy(du)
 
