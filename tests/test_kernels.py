@@ -76,26 +76,86 @@ def test_max_pool_kernel_equals_numpy_twin(shape, kw, dtype, ties):
     np.testing.assert_array_equal(a[0], ref.numpy())
 
 
+GRID_CASES = [
+    ((2, 3, 9, 9), dict(kernel_size=3, stride=2, padding=1)),           # ResNet's stem pool
+    ((2, 2, 11, 7), dict(kernel_size=3, stride=1, padding=1)),          # GoogLeNet's 3x3/1
+    ((3, 2, 13, 10), dict(kernel_size=(3, 2), stride=(2, 3), dilation=(2, 1))),
+    ((2, 3, 10, 9), dict(kernel_size=3, stride=2, ceil_mode=True)),     # AlexNet's, a tail
+    ((1, 2, 5, 17), dict(kernel_size=2, stride=1)),                     # rows of 4 and tails
+    ((40, 8, 20, 20), dict(kernel_size=3, stride=2, padding=1)),        # splits over threads
+]
+
+
 @needs_numba
-def test_max_pool_kernel_nan_and_minus_infinity_follow_torch(kernels_on):
-    x = np.random.default_rng(1).standard_normal((2, 3, 6, 6))
+@pytest.mark.parametrize("shape,kw", GRID_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_max_pool_grid_kernels_equal_numpy_twin_and_torch(shape, kw, dtype, ties, two_threads):
+    """Any regular 2-D grid of windows (overlapping: the gradient sums, in the twin's
+    order): values, torch's indices and the input gradient, bit for bit."""
+    rng = np.random.default_rng(5)
+    x = (rng.integers(-2, 3, size=shape) if ties else rng.standard_normal(shape)).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    ref, ref_i = torch.nn.functional.max_pool2d(tx, return_indices=True, **kw)
+    g = rng.standard_normal(tuple(ref.shape)).astype(dtype)
+    ref.backward(torch.tensor(g))
+
+    def run():
+        t = shendu.tensor(x, requires_grad=True)
+        out, idx = SF.max_pool2d(t, return_indices=True, **kw)
+        out.backward(shendu.tensor(g))
+        return out.detach().numpy(), idx.numpy(), t.grad.numpy()
+    a, b = _both(run)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_array_equal(a[0], ref.detach().numpy())
+    np.testing.assert_array_equal(a[1], ref_i.numpy())
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(a[2], tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+def test_max_pool_grid_kernels_in_plain_python():
+    from shendu._ops import pooling as P
+    rng = np.random.default_rng(7)
+    x = rng.integers(-1, 2, size=(2, 3, 7, 9)).astype(np.float64)
+    win = P.Windows.regular((7, 9), (3, 5), (3, 3), (2, 2), (1, 1), (1, 1))
+    assert win.steps == ((2, 1), (2, 1)) and not win.pairs
+    xp = win.pad(x, -np.inf)
+    want_out, want_arg = BP.argmax_views([xp[k] for k in win.keys], True)
+    out, arg = np.empty((6, 3, 5)), np.empty((6, 3, 5), np.uint8)
+    assert not BP.max_pool_windows.py(xp.reshape((6,) + xp.shape[2:]), out, arg, 3, 3, 2, 2, 1, 1)
+    np.testing.assert_array_equal(out.reshape(want_out.shape), want_out)
+    np.testing.assert_array_equal(arg.reshape(want_arg.shape), want_arg)
+    gy = rng.standard_normal(want_out.shape)
+    want = BP.scatter_argmax(gy, want_arg, win.keys, np.zeros(xp.shape), False, True)
+    got = np.zeros((6,) + xp.shape[2:])
+    BP.max_unpool_windows.py(gy.reshape(6, 3, 5), arg, got, 3, 2, 2, 1, 1)
+    np.testing.assert_array_equal(got.reshape(want.shape), want)
+
+
+@needs_numba
+@pytest.mark.parametrize("shape,kw", [((2, 3, 6, 6), dict(kernel_size=2, padding=1)),
+                                      ((2, 3, 9, 8), dict(kernel_size=3, stride=2, padding=1))])
+def test_max_pool_kernel_nan_and_minus_infinity_follow_torch(kernels_on, shape, kw):
+    """2x2 pairs and the grid kernel: a NaN window and an all -inf one take torch's rule."""
+    x = np.random.default_rng(1).standard_normal(shape)
     x[0, 1, 2, 3] = np.nan
     x[1, 0, 4:, 4:] = -np.inf
     x[1, 2, 0, 0] = np.inf
-    t = torch.tensor(x)
-    want, want_i = torch.nn.functional.max_pool2d(t, 2, padding=1, return_indices=True)
-    got, got_i = SF.max_pool2d(shendu.tensor(x), 2, padding=1, return_indices=True)
+    want, want_i = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    got, got_i = SF.max_pool2d(shendu.tensor(x), return_indices=True, **kw)
     np.testing.assert_array_equal(got.numpy(), want.numpy())
     np.testing.assert_array_equal(got_i.numpy(), want_i.numpy())
 
 
 @needs_numba
-def test_max_pool_kernel_second_derivative(kernels_on):
-    """MaxScatter's kernel sits on the double-backward path too."""
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool_kernel_second_derivative(kernels_on, kw):
+    """MaxScatter's kernels sit on the double-backward path too."""
     x = shendu.tensor(np.random.default_rng(2).standard_normal((2, 2, 6, 4)),
                       requires_grad=True)
-    assert shendu.autograd.gradcheck(lambda t: SF.max_pool2d(t, 2) ** 2, (x,))
-    assert shendu.autograd.gradgradcheck(lambda t: SF.max_pool2d(t, 2) ** 2, (x,))
+    assert shendu.autograd.gradcheck(lambda t: SF.max_pool2d(t, **kw) ** 2, (x,))
+    assert shendu.autograd.gradgradcheck(lambda t: SF.max_pool2d(t, **kw) ** 2, (x,))
 
 
 def test_max_pool_kernel_loops_in_plain_python():

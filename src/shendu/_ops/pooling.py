@@ -149,6 +149,17 @@ def _lowest(dtype):
 
 
 # ---------------------------------------------------------------------- max-pool windows
+def _grid_steps(t):
+    """(stride, dilation) when the table t[o, k] = o stride + k dilation, else None."""
+    O, K = t.shape
+    s = int(t[1, 0] - t[0, 0]) if O > 1 else 1
+    d = int(t[0, 1] - t[0, 0]) if K > 1 else 1
+    if t[0, 0] != 0 or s < 1 or d < 1 or not np.array_equal(
+            t, np.arange(O)[:, None] * s + np.arange(K)[None, :] * d):
+        return None
+    return s, d
+
+
 def _as_slice(col):
     """An increasing arithmetic sequence of indices as a slice, else None."""
     if len(col) == 1:
@@ -192,6 +203,10 @@ class Windows:
         # 2x2 windows at stride 2 tiling the padded plane: the compiled kernels' case
         self.pairs = self.tiles and self.kshape == (2, 2) and all(
             np.array_equal(t, np.arange(t.shape[0])[:, None] * 2 + np.arange(2)) for t in tables)
+        # a regular grid, o s + k d along every axis: ((s, d), ...) for the grid kernels
+        self.steps = tuple(_grid_steps(t) for t in tables)
+        if not all(self.steps):
+            self.steps = None
 
     @classmethod
     def regular(cls, in_size, out, kernel, stride, pad, dilation):
@@ -259,6 +274,11 @@ def _use_kernel(win, dtype):
     return win.pairs and _pool.pairs_apply(dtype)
 
 
+def _use_grid(win, dtype):
+    """The compiled kernels for any regular 2-D grid of windows."""
+    return win.steps is not None and _pool.windows_apply(dtype, win.kshape)
+
+
 class MaxPool(Node):
     """Window maxima; backward sends each gradient to its window's first argmax."""
 
@@ -268,6 +288,8 @@ class MaxPool(Node):
         fast = None
         if need_arg and _use_kernel(win, x.dtype):
             fast = _pool.max_pool_pairs(xp, x.shape[:2] + win.out)
+        elif need_arg and _use_grid(win, x.dtype):
+            fast = _pool.max_pool_grid(xp, x.shape[:2] + win.out, win.kshape, win.steps)
         if fast is not None:
             out, arg = fast
         else:
@@ -292,6 +314,9 @@ class MaxScatter(Node):
         self.win, self.arg = win, arg
         if _use_kernel(win, gy.dtype):
             return win.unpad(_pool.max_unpool_pairs(gy, arg, win.padded_shape(gy.shape[:2])))
+        if _use_grid(win, gy.dtype) and arg.dtype == np.uint8:
+            return win.unpad(_pool.max_unpool_grid(gy, arg, win.padded_shape(gy.shape[:2]),
+                                                   win.kshape, win.steps))
         gxp = (np.empty if win.tiles else np.zeros)(win.padded_shape(gy.shape[:2]),
                                                     dtype=gy.dtype)
         _pool.scatter_argmax(gy, arg, win.keys, gxp, win.disjoint, win.strided)
