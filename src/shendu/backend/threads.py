@@ -174,8 +174,8 @@ def run_split(fn, n, large):
 
 
 # ---------------------------------------------------------------------- does a split pay?
-# Handing a part to the pool and waiting for it costs a thread wake-up. The split
-# thresholds below (per op, in elements) were tuned on a Xeon; on a 2-vCPU VM (AMD EPYC,
+# Handing a part to the pool and waiting for it costs a thread wake-up. Each op's split
+# threshold (in elements, in its own module) was tuned on a Xeon; on a 2-vCPU VM (AMD EPYC,
 # 2026-12-06) a no-op round trip measured 80-100 us, and splitting ReLU, pooling or batch
 # norm on maps under ~1M elements (LeNet's, ResNet-18's deeper layers) made them slower.
 # So the hand-off is measured once per process and a split is made only when, besides
