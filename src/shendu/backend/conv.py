@@ -12,9 +12,10 @@ im2col copies the windows of the zero-padded input (a strided view, no copy unti
 into a column matrix laid out (C, *K, n, *P), i.e. per group a (Cg*K, n*P) matrix; one
 matmul per group of images gives the output (O, n*P). col2im adds the K shifted slices of
 the columns back into a padded buffer (never ``np.add.at``); in 2-D a compiled kernel
-(``col2im_planes``) sums each image's channel plane in cache and writes it once. The batch is processed in
-chunks so the column matrix stays a few MB (cache-resident, memory bounded), and the
-scratch buffers are reused between calls (fresh large arrays cost page faults each step).
+(``col2im_planes``) sums each image's channel plane in cache and writes it once. The batch
+is processed in chunks so the column matrix stays a few MB (cache-resident, memory
+bounded), and the scratch buffers are reused between calls (fresh large arrays cost page
+faults each step).
 Special routes, all computing the same faces:
 
 * stride-1 transposed convolution whose output is about the input's size ('same'

@@ -25,16 +25,13 @@ def ufunc(f, *args):
     large and every array operand is C-contiguous with the first one's shape (scalars may
     join); otherwise the plain call, with NumPy's broadcasting and errors."""
     a = args[0] if type(args[0]) is np.ndarray else args[-1]
-    if type(a) is not np.ndarray or a.size < UFUNC_SPLIT_MIN or not a.flags.c_contiguous:
-        return f(*args)
-    if not threads.split_pays(a.size, UFUNC_NS, UFUNC_SPLIT_MIN):
+    if type(a) is not np.ndarray or not a.flags.c_contiguous \
+            or not threads.split_pays(a.size, UFUNC_NS, UFUNC_SPLIT_MIN):
         return f(*args)
     for b in args[1:]:
         if type(b) is np.ndarray and (b.shape != a.shape or not b.flags.c_contiguous):
             return f(*args)
     t = threads.free_threads()
-    if t <= 1:
-        return f(*args)
     flat = [x.reshape(-1) if type(x) is np.ndarray else x for x in args]
     head = f(*[x[:1] if type(x) is np.ndarray else x for x in flat])  # NumPy's result dtype
     out = np.empty(a.shape, head.dtype)

@@ -319,7 +319,8 @@ def output_adjoint_kernel(dy, dm):
         for i in range(n):
             d = dy[i, o]
             for a in range(4):
-                m0, m1, m2, m3 = m[4 * a, o, i], m[4 * a + 1, o, i], m[4 * a + 2, o, i], m[4 * a + 3, o, i]
+                m0, m1 = m[4 * a, o, i], m[4 * a + 1, o, i]
+                m2, m3 = m[4 * a + 2, o, i], m[4 * a + 3, o, i]
                 for p in range(th):
                     for q in range(tw):
                         u, v = d[2 * p, 2 * q], d[2 * p, 2 * q + 1]
